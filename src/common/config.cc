@@ -1,0 +1,212 @@
+#include "common/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <sstream>
+#include <toml.hpp>
+#include <variant>
+#include <vector>
+
+extern char** environ;
+
+namespace custvault {
+namespace {
+
+// One entry per accepted key: where it lives and how to check it.
+struct IntKey {
+  int64_t* target_wide = nullptr;
+  int* target = nullptr;
+  int64_t min = 0;
+  int64_t max = 0;
+};
+struct StringKey {
+  std::string* target = nullptr;
+  std::vector<std::string> allowed;  // empty: any value
+};
+using KeySpec = std::variant<IntKey, StringKey>;
+
+std::map<std::string, KeySpec> KeySpecs(Config& c) {
+  std::map<std::string, KeySpec> keys;
+  keys["general.utc_offset_seconds"] = IntKey{nullptr, &c.utc_offset_seconds, -14 * 3600, 14 * 3600};
+  keys["server.listen"] = StringKey{&c.server.listen, {}};
+  keys["server.io_threads"] = IntKey{nullptr, &c.server.io_threads, 1, 64};
+  keys["server.worker_threads"] = IntKey{nullptr, &c.server.worker_threads, 1, 256};
+  keys["server.worker_queue_max"] = IntKey{nullptr, &c.server.worker_queue_max, 1, 1'000'000};
+  keys["server.body_bytes_max"] = IntKey{&c.server.body_bytes_max, nullptr, 1024, 64LL << 20};
+  keys["server.header_bytes_max"] = IntKey{nullptr, &c.server.header_bytes_max, 1024, 1 << 20};
+  keys["server.request_timeout_ms"] = IntKey{nullptr, &c.server.request_timeout_ms, 100, 3'600'000};
+  keys["server.connections_max"] = IntKey{nullptr, &c.server.connections_max, 1, 1'000'000};
+  keys["storage.backend"] = StringKey{&c.storage.backend, {"sqlite"}};
+  keys["storage.sqlite_file"] = StringKey{&c.storage.sqlite_file, {}};
+  keys["storage.sqlite_readers"] = IntKey{nullptr, &c.storage.sqlite_readers, 1, 64};
+  keys["storage.busy_timeout_ms"] = IntKey{nullptr, &c.storage.busy_timeout_ms, 0, 600'000};
+  keys["crypto.profile"] = StringKey{&c.crypto.profile, {"default", "gm"}};
+  keys["crypto.master_key_file"] = StringKey{&c.crypto.master_key_file, {}};
+  keys["catalog.industry"] =
+      StringKey{&c.catalog.industry, {"finance", "ecommerce", "consulting", "medical"}};
+  keys["catalog.extra_fields_file"] = StringKey{&c.catalog.extra_fields_file, {}};
+  keys["catalog.id_number_mask"] =
+      StringKey{&c.catalog.id_number_mask, {"first6_last6", "first6_last4"}};
+  keys["limits.page_size_default"] = IntKey{nullptr, &c.limits.page_size_default, 1, 10'000};
+  keys["limits.page_size_max"] = IntKey{nullptr, &c.limits.page_size_max, 1, 10'000};
+  keys["limits.field_bytes_max"] = IntKey{nullptr, &c.limits.field_bytes_max, 16, 1 << 20};
+  keys["limits.binary_field_bytes_max"] =
+      IntKey{nullptr, &c.limits.binary_field_bytes_max, 16, 16 << 20};
+  keys["log.level"] = StringKey{&c.log.level, {"trace", "debug", "info", "warn", "error"}};
+  return keys;
+}
+
+Status BadKey(const std::string& key, const std::string& why) {
+  return InvalidArgument("config key " + key + ": " + why);
+}
+
+Status SetInt(const std::string& key, const IntKey& spec, int64_t value) {
+  if (value < spec.min || value > spec.max) {
+    return BadKey(key, "must be between " + std::to_string(spec.min) + " and " +
+                           std::to_string(spec.max));
+  }
+  if (spec.target_wide) *spec.target_wide = value;
+  if (spec.target) *spec.target = static_cast<int>(value);
+  return Status::Ok();
+}
+
+Status SetString(const std::string& key, const StringKey& spec, const std::string& value) {
+  if (!spec.allowed.empty() &&
+      std::find(spec.allowed.begin(), spec.allowed.end(), value) == spec.allowed.end()) {
+    std::string list;
+    for (const std::string& a : spec.allowed) list += (list.empty() ? "" : ", ") + a;
+    return BadKey(key, "must be one of: " + list);
+  }
+  if (value.size() > 4096) return BadKey(key, "longer than 4096 bytes");
+  *spec.target = value;
+  return Status::Ok();
+}
+
+Status ApplyTomlValue(const std::string& key, const KeySpec& spec, const toml::value& v) {
+  if (const auto* i = std::get_if<IntKey>(&spec)) {
+    if (!v.is_integer()) return BadKey(key, "must be an integer");
+    return SetInt(key, *i, v.as_integer());
+  }
+  const auto& s = std::get<StringKey>(spec);
+  if (!v.is_string()) return BadKey(key, "must be a string");
+  return SetString(key, s, v.as_string().str);
+}
+
+Status ApplyEnvironmentValue(const std::string& key, const KeySpec& spec,
+                             const std::string& text) {
+  if (const auto* i = std::get_if<IntKey>(&spec)) {
+    int64_t value = 0;
+    size_t used = 0;
+    try {
+      value = std::stoll(text, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size()) return BadKey(key, "must be an integer");
+    return SetInt(key, *i, value);
+  }
+  return SetString(key, std::get<StringKey>(spec), text);
+}
+
+std::string EnvironmentName(const std::string& key) {
+  std::string name = "CUSTVAULT_";
+  for (char ch : key) name += ch == '.' ? '_' : static_cast<char>(std::toupper(ch));
+  return name;
+}
+
+}  // namespace
+
+std::string Config::DataPath(const std::string& name) const {
+  if (!name.empty() && name.front() == '/') return name;
+  return data_dir + "/" + name;
+}
+
+Result<Config> ParseConfig(const std::string& toml_text, const std::string& data_dir,
+                           const std::map<std::string, std::string>& environment) {
+  Config config;
+  config.data_dir = data_dir;
+  const std::map<std::string, KeySpec> specs = KeySpecs(config);
+
+  toml::value root;
+  try {
+    std::istringstream in(toml_text);
+    root = toml::parse(in, "custvault.toml");
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string("config file is not valid TOML: ") + e.what());
+  }
+  for (const auto& [section, table] : root.as_table()) {
+    if (!table.is_table()) return BadKey(section, "must be a [section]");
+    for (const auto& [name, value] : table.as_table()) {
+      const std::string key = section + "." + name;
+      const auto spec = specs.find(key);
+      if (spec == specs.end()) return BadKey(key, "unknown key");
+      RETURN_IF_ERROR(ApplyTomlValue(key, spec->second, value));
+    }
+  }
+  for (const auto& [key, spec] : specs) {
+    const auto found = environment.find(EnvironmentName(key));
+    if (found != environment.end()) {
+      RETURN_IF_ERROR(ApplyEnvironmentValue(key, spec, found->second));
+    }
+  }
+  if (config.limits.page_size_default > config.limits.page_size_max) {
+    return BadKey("limits.page_size_default", "must not exceed limits.page_size_max");
+  }
+  if (config.server.listen.rfind(':') == std::string::npos) {
+    return BadKey("server.listen", "must be HOST:PORT");
+  }
+  return config;
+}
+
+std::map<std::string, std::string> ProcessEnvironment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    const std::string entry(*e);
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    if (entry.compare(0, 10, "CUSTVAULT_") == 0) out[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string DefaultConfigToml() {
+  return R"(# custvault configuration. Every key can be overridden by an environment
+# variable CUSTVAULT_SECTION_KEY, e.g. CUSTVAULT_SERVER_LISTEN=0.0.0.0:8080.
+# Unknown keys are refused at start, with the key named.
+
+[general]
+utc_offset_seconds = 28800   # China Standard Time: customer ids use the local date
+
+[server]
+listen = "127.0.0.1:8080"
+io_threads = 2
+worker_threads = 4
+worker_queue_max = 4096      # requests waiting for a worker before 503
+body_bytes_max = 1048576
+request_timeout_ms = 30000
+
+[storage]
+backend = "sqlite"
+sqlite_file = "custvault.db"
+sqlite_readers = 4
+
+[crypto]
+profile = "default"          # "gm": SM4 for every field, SM3 for every hash
+master_key_file = "master.key"
+
+[catalog]
+industry = "finance"         # finance | ecommerce | consulting | medical
+id_number_mask = "first6_last6"  # "first6_last4" hides more (see docs)
+
+[limits]
+page_size_default = 20
+page_size_max = 200
+field_bytes_max = 4096
+
+[log]
+level = "info"
+)";
+}
+
+}  // namespace custvault

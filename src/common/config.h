@@ -1,0 +1,85 @@
+// Config: the deployment's settings, from D/custvault.toml with environment
+// overrides, validated once at start.
+//
+// Every key is `section.key`; the environment variable CUSTVAULT_SECTION_KEY
+// (upper case) overrides it, e.g. CUSTVAULT_SERVER_LISTEN=0.0.0.0:8443.
+// An unknown key, a wrong type or a value out of range fails the load with a
+// message that names the key, so a typo never silently means a default.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+
+namespace custvault {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8080";
+  int io_threads = 2;            // threads running the network event loop
+  int worker_threads = 4;        // threads running request handlers
+  int worker_queue_max = 4096;   // waiting requests before 503 + Retry-After
+  int64_t body_bytes_max = 1 << 20;
+  int header_bytes_max = 16 * 1024;
+  int request_timeout_ms = 30'000;
+  int connections_max = 4096;
+};
+
+struct StorageConfig {
+  std::string backend = "sqlite";          // sqlite | postgres (later)
+  std::string sqlite_file = "custvault.db";  // relative to the data directory
+  int sqlite_readers = 4;                  // read-only connections in the pool
+  int busy_timeout_ms = 5'000;
+};
+
+struct CryptoConfig {
+  // "default": basic fields AES-256-GCM, sensitive fields SM4-GCM (the seed's
+  // split). "gm": every field SM4-GCM, every hash SM3 (GB/T 39786).
+  std::string profile = "default";
+  std::string master_key_file = "master.key";  // relative to the data directory
+};
+
+struct CatalogConfig {
+  std::string industry = "finance";  // finance | ecommerce | consulting | medical
+  std::string extra_fields_file;     // optional TOML with [[field]] entries
+  std::string id_number_mask = "first6_last6";  // or first6_last4 (R-CAT-2a)
+};
+
+struct LimitsConfig {
+  int page_size_default = 20;
+  int page_size_max = 200;
+  int field_bytes_max = 4096;        // any text field, after UTF-8 encoding
+  int binary_field_bytes_max = 65536;  // decoded biometric template
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace | debug | info | warn | error
+};
+
+struct Config {
+  std::string data_dir;
+  int utc_offset_seconds = 8 * 3600;  // China Standard Time, for ids and dates
+  ServerConfig server;
+  StorageConfig storage;
+  CryptoConfig crypto;
+  CatalogConfig catalog;
+  LimitsConfig limits;
+  LogConfig log;
+
+  // Absolute path of a file named relative to the data directory.
+  std::string DataPath(const std::string& name) const;
+};
+
+// Parses TOML text (may be empty) and applies overrides from `environment`
+// (name -> value, normally the process environment). Validates every value.
+Result<Config> ParseConfig(const std::string& toml_text, const std::string& data_dir,
+                           const std::map<std::string, std::string>& environment);
+
+// The process environment's CUSTVAULT_* variables.
+std::map<std::string, std::string> ProcessEnvironment();
+
+// The commented default file `custvault init` writes.
+std::string DefaultConfigToml();
+
+}  // namespace custvault

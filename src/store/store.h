@@ -1,0 +1,109 @@
+// Store: the only interface the services use to reach the database. Nothing
+// SQL- or SQLite-specific appears above store/; sqlite/ implements it now,
+// postgres/ will implement it next without touching the services.
+//
+// The store sees only ciphertext envelopes, blind-index digests, wrapped
+// keys and non-personal columns: it never receives a plaintext value.
+// Thread safety: every method may be called from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace custvault::store {
+
+// One customer as stored. `fields` maps a catalog field key to its stored
+// bytes: an envelope for protected fields, the plain value for plain ones.
+struct CustomerRecord {
+  std::string id;
+  std::string status = "active";
+  std::string channel;            // who collected it: "staff:<user>" or "channel:<name>"
+  int64_t created_at_us = 0;
+  int64_t updated_at_us = 0;
+  uint32_t key_version = 1;       // version of the customer's data key
+  uint32_t kek_version = 0;       // version of the customer-kek that wraps it
+  std::string wrapped_key;        // the customer's data key, wrapped
+  std::map<std::string, std::string> fields;
+  std::map<std::string, std::string> blind_indexes;  // field key -> 32-byte digest
+  std::map<std::string, std::string> tags;           // dimension -> value
+};
+
+struct CustomerPage {
+  std::vector<CustomerRecord> items;
+  std::optional<std::string> next_cursor;  // opaque; absent on the last page
+};
+
+// A change to one customer: fields to set, fields to remove, and the blind
+// indexes that go with them (an index present for a field replaces the old
+// one; a removed field loses its index).
+struct CustomerUpdate {
+  std::string id;
+  int64_t updated_at_us = 0;
+  std::map<std::string, std::string> set_fields;
+  std::map<std::string, std::string> set_blind_indexes;
+  std::vector<std::string> removed_fields;
+};
+
+struct StoredKey {
+  std::string purpose;
+  uint32_t version = 0;
+  std::string wrapped;
+  int64_t created_at_us = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Brings the schema to the newest version (numbered migrations).
+  virtual Status Migrate() = 0;
+  virtual Result<int> SchemaVersion() = 0;
+
+  // ---- keys ----
+  virtual Status PutKey(const StoredKey& key) = 0;  // kConflict if (purpose, version) exists
+  virtual Result<std::vector<StoredKey>> ListKeys() = 0;
+
+  // ---- settings (small non-secret key/value pairs, e.g. bootstrap token hash) ----
+  virtual Status PutSetting(const std::string& name, const std::string& value) = 0;
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& name) = 0;
+
+  // ---- customers ----
+  // Inserts the row, its wrapped key, blind indexes and tags in one
+  // transaction. kConflict if the id exists (the caller retries another id).
+  virtual Status InsertCustomer(const CustomerRecord& record) = 0;
+  // Many at once in one transaction (bulk import); all or nothing.
+  virtual Status InsertCustomers(const std::vector<CustomerRecord>& records) = 0;
+  virtual Result<CustomerRecord> GetCustomer(const std::string& id) = 0;  // kNotFound
+  // Ordered by id; `tag` filters by dimension and value when given.
+  virtual Result<CustomerPage> ListCustomers(const std::optional<std::pair<std::string, std::string>>& tag,
+                                             const std::optional<std::string>& cursor,
+                                             int limit) = 0;
+  // Customers whose blind index for `field_key` equals `digest`, by id.
+  virtual Result<CustomerPage> FindByBlindIndex(const std::string& field_key,
+                                                const std::string& digest,
+                                                const std::optional<std::string>& cursor,
+                                                int limit) = 0;
+  virtual Status UpdateCustomer(const CustomerUpdate& update) = 0;  // kNotFound
+  // Crypto-shredding: removes the wrapped key, every field, index and tag,
+  // in one transaction; kNotFound if absent.
+  virtual Status DeleteCustomer(const std::string& id) = 0;
+  virtual Result<int64_t> CountCustomers() = 0;
+};
+
+struct SqliteOptions {
+  std::string path;
+  int readers = 4;
+  int busy_timeout_ms = 5000;
+};
+
+// Opens (creating if missing) an SQLite database in WAL mode with one writer
+// connection and a pool of `readers` read-only connections.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
+
+}  // namespace custvault::store
