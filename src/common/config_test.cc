@@ -1,0 +1,77 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+namespace custvault {
+namespace {
+
+TEST(ConfigTest, EmptyFileGivesDocumentedDefaults) {
+  Result<Config> c = ParseConfig("", "/data", {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->crypto.profile, "default");
+  EXPECT_EQ(c->catalog.id_number_mask, "first6_last6");
+  EXPECT_EQ(c->utc_offset_seconds, 28800);
+  EXPECT_EQ(c->DataPath("custvault.db"), "/data/custvault.db");
+  EXPECT_EQ(c->DataPath("/abs/key"), "/abs/key");
+}
+
+TEST(ConfigTest, TheWrittenDefaultFileParsesToTheDefaults) {
+  Result<Config> c = ParseConfig(DefaultConfigToml(), "/d", {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.worker_threads, ServerConfig{}.worker_threads);
+  EXPECT_EQ(c->limits.page_size_max, LimitsConfig{}.page_size_max);
+}
+
+TEST(ConfigTest, FileValuesAreApplied) {
+  Result<Config> c = ParseConfig(
+      "[server]\nlisten = \"0.0.0.0:9000\"\nworker_threads = 8\n[crypto]\nprofile = \"gm\"\n", "/d",
+      {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.listen, "0.0.0.0:9000");
+  EXPECT_EQ(c->server.worker_threads, 8);
+  EXPECT_EQ(c->crypto.profile, "gm");
+}
+
+TEST(ConfigTest, EnvironmentOverridesTheFile) {
+  Result<Config> c = ParseConfig("[server]\nlisten = \"0.0.0.0:9000\"\n", "/d",
+                                 {{"CUSTVAULT_SERVER_LISTEN", "127.0.0.1:7000"},
+                                  {"CUSTVAULT_LIMITS_PAGE_SIZE_MAX", "50"}});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.listen, "127.0.0.1:7000");
+  EXPECT_EQ(c->limits.page_size_max, 50);
+}
+
+TEST(ConfigTest, UnknownKeyIsRefusedAndNamed) {
+  Result<Config> c = ParseConfig("[server]\nlisen = \"x:1\"\n", "/d", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("server.lisen"), std::string::npos);
+}
+
+TEST(ConfigTest, WrongTypeIsRefusedAndNamed) {
+  Result<Config> c = ParseConfig("[server]\nworker_threads = \"four\"\n", "/d", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("server.worker_threads"), std::string::npos);
+}
+
+TEST(ConfigTest, OutOfRangeAndNotAllowedValuesAreRefused) {
+  EXPECT_FALSE(ParseConfig("[server]\nworker_threads = 0\n", "/d", {}).ok());
+  Result<Config> c = ParseConfig("[crypto]\nprofile = \"des\"\n", "/d", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("crypto.profile"), std::string::npos);
+  Result<Config> e = ParseConfig("", "/d", {{"CUSTVAULT_SERVER_IO_THREADS", "2x"}});
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("server.io_threads"), std::string::npos);
+}
+
+TEST(ConfigTest, InvalidTomlIsRefused) {
+  EXPECT_FALSE(ParseConfig("[server\nlisten=", "/d", {}).ok());
+}
+
+TEST(ConfigTest, PageSizeDefaultMayNotExceedTheMaximum) {
+  EXPECT_FALSE(
+      ParseConfig("[limits]\npage_size_default = 300\npage_size_max = 100\n", "/d", {}).ok());
+}
+
+}  // namespace
+}  // namespace custvault
