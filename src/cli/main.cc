@@ -1,0 +1,248 @@
+// custvault: the one binary. `init` creates a data directory, `serve` runs
+// the HTTP API, `customer add|get|find` call the same service code locally.
+//
+// Exit codes: 0 success, 1 the operation failed (message on stderr),
+// 2 usage error (CLI11's own).
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <thread>
+
+#include "common/env.h"
+#include "common/log.h"
+#include "http/api_routes.h"
+#include "http/server.h"
+#include "service/vault.h"
+
+namespace custvault::cli {
+namespace {
+
+namespace json = boost::json;
+
+constexpr size_t kJsonInputBytesMax = 1 << 20;
+
+int Fail(const Status& status) {
+  std::cerr << "custvault: " << status.ToString() << "\n";
+  return 1;
+}
+
+void PrintJson(const json::value& value) { std::cout << json::serialize(value) << "\n"; }
+
+service::Actor LocalOperator() {
+  service::Actor actor;
+  actor.kind = service::ActorKind::kLocalOperator;
+  const passwd* pw = ::getpwuid(::geteuid());
+  actor.id = "cli:" + std::string(pw != nullptr ? pw->pw_name : std::to_string(::geteuid()));
+  actor.ip = "local";
+  return actor;
+}
+
+Result<std::unique_ptr<service::Vault>> OpenVault(const std::string& data_dir) {
+  return service::Vault::Open(Env::Default(), data_dir, ProcessEnvironment());
+}
+
+int RunInit(const std::string& data_dir) {
+  Result<service::InitResult> result =
+      service::InitDataDirectory(Env::Default(), data_dir, ProcessEnvironment());
+  if (!result.ok()) return Fail(result.status());
+  std::cout << "Initialised " << data_dir << "\n"
+            << "Bootstrap token (shown once; also in " << result->credentials_path
+            << ", mode 0600):\n"
+            << result->bootstrap_token << "\n";
+  return 0;
+}
+
+int RunServe(const std::string& data_dir, const std::string& listen) {
+  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
+  if (!vault.ok()) return Fail(vault.status());
+  InitLogging((*vault)->config().log.level);
+  ServerConfig server_config = (*vault)->config().server;
+  if (!listen.empty()) server_config.listen = listen;
+
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  http::Router router;
+  http::RegisterApiRoutes(router, **vault);
+  Result<std::unique_ptr<http::HttpServer>> server = http::HttpServer::Create(server_config, router);
+  if (!server.ok()) return Fail(server.status());
+  if (Status s = (*server)->Start(); !s.ok()) return Fail(s);
+  const std::string host = server_config.listen.substr(0, server_config.listen.rfind(':'));
+  std::cout << "custvault listening on http://" << host << ":" << (*server)->port() << std::endl;
+  spdlog::info("listening on {}:{} (store {}, crypto profile {}, industry {})", host,
+               (*server)->port(), (*vault)->config().storage.backend,
+               (*vault)->config().crypto.profile, (*vault)->config().catalog.industry);
+
+  std::thread signal_waiter([&] {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    spdlog::info("signal {} received, stopping", signal_number);
+    (*server)->Stop();
+  });
+  (*server)->Wait();
+  // Wake the waiter if the server stopped for another reason.
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  return 0;
+}
+
+Result<std::string> ReadJsonInput(const std::string& json_text, const std::string& json_file) {
+  if (!json_text.empty()) return json_text;
+  if (json_file.empty()) return std::string();
+  if (json_file == "-") {
+    std::string text;
+    char buffer[65536];
+    size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof buffer, stdin)) > 0) {
+      text.append(buffer, n);
+      if (text.size() > kJsonInputBytesMax) return TooLarge("JSON input over 1 MiB");
+    }
+    return text;
+  }
+  ASSIGN_OR_RETURN(std::string text, Env::Default()->ReadFile(json_file));
+  if (text.size() > kJsonInputBytesMax) return TooLarge("JSON input over 1 MiB");
+  return text;
+}
+
+int RunCustomerAdd(const std::string& data_dir, const std::vector<std::string>& field_args,
+                   const std::string& json_text, const std::string& json_file) {
+  std::map<std::string, std::string> input;
+  Result<std::string> text = ReadJsonInput(json_text, json_file);
+  if (!text.ok()) return Fail(text.status());
+  if (!text->empty()) {
+    boost::system::error_code ec;
+    json::value parsed = json::parse(*text, ec);
+    if (ec || !parsed.is_object()) return Fail(InvalidArgument("input is not a JSON object"));
+    for (const auto& [key, value] : parsed.as_object()) {
+      if (value.is_string()) {
+        input[std::string(key)] = std::string(value.as_string());
+      } else if (value.is_int64()) {
+        input[std::string(key)] = std::to_string(value.as_int64());
+      } else {
+        return Fail(Status(ErrorCode::kValidationFailed, "wrong JSON type",
+                           {{std::string(key), "type"}}));
+      }
+    }
+  }
+  for (const std::string& arg : field_args) {
+    const size_t eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Fail(InvalidArgument("--field takes key=value"));
+    }
+    input[arg.substr(0, eq)] = arg.substr(eq + 1);
+  }
+  if (input.empty()) return Fail(InvalidArgument("give fields with --field key=value or --json"));
+  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
+  if (!vault.ok()) return Fail(vault.status());
+  Result<service::CustomerView> view = (*vault)->customers().Create(LocalOperator(), input);
+  if (!view.ok()) return Fail(view.status());
+  PrintJson(http::CustomerJson(*view));
+  return 0;
+}
+
+int RunCustomerGet(const std::string& data_dir, const std::string& id) {
+  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
+  if (!vault.ok()) return Fail(vault.status());
+  Result<service::CustomerView> view = (*vault)->customers().Get(LocalOperator(), id);
+  if (!view.ok()) return Fail(view.status());
+  PrintJson(http::CustomerJson(*view));
+  return 0;
+}
+
+int RunCustomerFind(const std::string& data_dir, const std::map<std::string, std::string>& by,
+                    int limit, const std::string& cursor) {
+  std::vector<std::pair<std::string, std::string>> given;
+  for (const auto& [field, value] : by) {
+    if (!value.empty()) given.emplace_back(field, value);
+  }
+  if (given.size() != 1) return Fail(InvalidArgument("give exactly one search field"));
+  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
+  if (!vault.ok()) return Fail(vault.status());
+  std::optional<std::string> page_cursor;
+  if (!cursor.empty()) page_cursor = cursor;
+  Result<service::CustomerListPage> page = (*vault)->customers().Search(
+      LocalOperator(), given[0].first, given[0].second, page_cursor,
+      limit > 0 ? std::optional<int>(limit) : std::nullopt);
+  if (!page.ok()) return Fail(page.status());
+  PrintJson(http::CustomerPageJson(*page));
+  return 0;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "custvault: customer information vault. Fields encrypted one by one, shown masked.\n"
+      "客户信息保险库：逐字段加密，默认脱敏显示。"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "custvault 0.1.0");
+
+  std::string data_dir = "./data";
+  auto add_data_dir = [&data_dir](CLI::App* command) {
+    command->add_option("--data-dir,-d", data_dir, "Data directory (config, keys, database)")
+        ->capture_default_str();
+  };
+
+  CLI::App* init = app.add_subcommand(
+      "init", "Create a data directory: config, master key (0600), database, bootstrap token");
+  add_data_dir(init);
+
+  std::string listen;
+  CLI::App* serve = app.add_subcommand("serve", "Run the HTTP API server");
+  add_data_dir(serve);
+  serve->add_option("--listen,-l", listen, "HOST:PORT (default: server.listen in the config)");
+
+  CLI::App* customer = app.add_subcommand("customer", "Customers: add, get, find (masked output)");
+  customer->require_subcommand(1);
+
+  std::vector<std::string> field_args;
+  std::string json_text, json_file;
+  CLI::App* add = customer->add_subcommand("add", "Create a customer (all fields validated)");
+  add_data_dir(add);
+  add->add_option("--field,-f", field_args, "key=value, repeatable (e.g. name=张三)");
+  add->add_option("--json", json_text, "The customer as a JSON object");
+  add->add_option("--json-file", json_file, "Read the JSON object from a file, or - for stdin");
+
+  std::string id;
+  CLI::App* get = customer->add_subcommand("get", "Show one customer, masked");
+  add_data_dir(get);
+  get->add_option("id", id, "Customer id, e.g. C20261129123456")->required();
+
+  std::map<std::string, std::string> by = {{"name", ""},  {"id_number", ""}, {"phone", ""},
+                                           {"bank_account", ""}, {"email", ""}};
+  int limit = 0;
+  std::string cursor;
+  CLI::App* find = customer->add_subcommand(
+      "find", "Exact search through a blind index (never by decrypting every row)");
+  add_data_dir(find);
+  find->add_option("--name", by["name"], "Full name");
+  find->add_option("--id-number", by["id_number"], "Resident ID number");
+  find->add_option("--phone", by["phone"], "Mobile or landline");
+  find->add_option("--bank-account", by["bank_account"], "Bank account or card number");
+  find->add_option("--email", by["email"], "E-mail address");
+  find->add_option("--limit", limit, "Page size");
+  find->add_option("--cursor", cursor, "next_cursor of the previous page");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (init->parsed()) return RunInit(data_dir);
+  if (serve->parsed()) return RunServe(data_dir, listen);
+  if (add->parsed()) return RunCustomerAdd(data_dir, field_args, json_text, json_file);
+  if (get->parsed()) return RunCustomerGet(data_dir, id);
+  if (find->parsed()) return RunCustomerFind(data_dir, by, limit, cursor);
+  return 2;
+}
+
+}  // namespace custvault::cli
+
+int main(int argc, char** argv) { return custvault::cli::Main(argc, argv); }

@@ -1,0 +1,347 @@
+#include "service/customer_service.h"
+
+#include <openssl/crypto.h>
+
+#include <set>
+
+namespace custvault::service {
+namespace {
+
+// Overwrites plaintext held in ordinary strings once it has been encrypted.
+void WipeValues(std::map<std::string, std::string>& values) {
+  for (auto& [key, value] : values) {
+    if (!value.empty()) OPENSSL_cleanse(value.data(), value.size());
+    value.clear();
+  }
+}
+
+crypto::AeadAlgorithm AlgorithmFor(catalog::Protection protection) {
+  return protection == catalog::Protection::kSm4Gcm ? crypto::AeadAlgorithm::kSm4Gcm
+                                                    : crypto::AeadAlgorithm::kAes256Gcm;
+}
+
+Result<std::pair<std::string, std::string>> ParseTagFilter(const std::string& tag) {
+  const size_t colon = tag.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == tag.size() || tag.size() > 128) {
+    return InvalidArgument("tag filter must be dimension:value");
+  }
+  return std::make_pair(tag.substr(0, colon), tag.substr(colon + 1));
+}
+
+}  // namespace
+
+std::string Actor::ChannelName() const {
+  switch (kind) {
+    case ActorKind::kBootstrap: return "staff:bootstrap";
+    case ActorKind::kLocalOperator: return "staff:" + id;
+  }
+  return "unknown";
+}
+
+CustomerService::CustomerService(Env* env, const Config& config, const catalog::Catalog& catalog,
+                                 const crypto::Keyring& keyring, store::Store& store)
+    : env_(env), config_(config), catalog_(catalog), keyring_(keyring), store_(store) {}
+
+Result<std::string> CustomerService::NewCustomerId() {
+  // 4,294,000,000 is the largest multiple of 10^6 below 2^32: rejecting
+  // values above it keeps the 6 digits uniform.
+  constexpr uint32_t kUniformBound = 4'294'000'000u;
+  uint32_t n = 0;
+  do {
+    uint8_t bytes[4];
+    RETURN_IF_ERROR(env_->RandomBytes(bytes));
+    n = (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
+        bytes[3];
+  } while (n >= kUniformBound);
+  char digits[8];
+  std::snprintf(digits, sizeof digits, "%06u", n % 1'000'000u);
+  return "C" + FormatYyyymmdd(env_->NowMicros(), config_.utc_offset_seconds) + digits;
+}
+
+int CustomerService::CurrentYear() const {
+  return std::stoi(FormatYyyymmdd(env_->NowMicros(), config_.utc_offset_seconds).substr(0, 4));
+}
+
+Result<store::CustomerRecord> CustomerService::SealNewRecord(
+    const Actor& actor, const std::string& id, const std::map<std::string, std::string>& values) {
+  store::CustomerRecord record;
+  record.id = id;
+  record.channel = actor.ChannelName();
+  record.created_at_us = env_->NowMicros();
+  record.updated_at_us = record.created_at_us;
+  record.key_version = 1;
+  ASSIGN_OR_RETURN(crypto::NewCustomerKey key, keyring_.CreateCustomerKey(id));
+  record.kek_version = key.kek_version;
+  record.wrapped_key = std::move(key.wrapped);
+  for (const auto& [field_key, value] : values) {
+    const catalog::FieldDef* field = catalog_.Find(field_key);
+    if (field == nullptr) return Internal("validated record has an unknown field");
+    if (field->protection == catalog::Protection::kPlain) {
+      record.fields[field_key] = value;
+    } else {
+      ASSIGN_OR_RETURN(record.fields[field_key],
+                       keyring_.EncryptField(AlgorithmFor(field->protection), key.key,
+                                             record.key_version, id, field_key, value));
+    }
+    if (field->searchable) {
+      ASSIGN_OR_RETURN(record.blind_indexes[field_key], keyring_.BlindIndex(field_key, value));
+    }
+  }
+  return record;
+}
+
+Result<CustomerView> CustomerService::Create(const Actor& actor,
+                                             const std::map<std::string, std::string>& input) {
+  ASSIGN_OR_RETURN(std::map<std::string, std::string> values,
+                   catalog_.ValidateRecord(input, /*is_create=*/true, CurrentYear()));
+  Status last = Status::Ok();
+  for (int attempt = 0; attempt < kCustomerIdAttemptsMax; ++attempt) {
+    ASSIGN_OR_RETURN(const std::string id, NewCustomerId());
+    Result<store::CustomerRecord> record = SealNewRecord(actor, id, values);
+    if (!record.ok()) {
+      WipeValues(values);
+      return record.status();
+    }
+    last = store_.InsertCustomer(*record);
+    if (last.ok()) {
+      WipeValues(values);
+      return ToView(*record);
+    }
+    if (last.code() != ErrorCode::kConflict) break;  // only an id collision is retried
+  }
+  WipeValues(values);
+  if (last.code() == ErrorCode::kConflict) {
+    return Unavailable("no free customer id after " + std::to_string(kCustomerIdAttemptsMax) +
+                       " attempts; today's id space is nearly full");
+  }
+  return last;
+}
+
+Result<CustomerView> CustomerService::ToView(const store::CustomerRecord& record) {
+  CustomerView view;
+  view.id = record.id;
+  view.tags = record.tags;
+  view.channel = record.channel;
+  view.created_at_us = record.created_at_us;
+  view.updated_at_us = record.updated_at_us;
+  std::optional<crypto::SecretBytes> key;
+  for (const auto& [field_key, stored] : record.fields) {
+    const catalog::FieldDef* field = catalog_.Find(field_key);
+    // A field dropped from the catalog stays stored but is not shown.
+    if (field == nullptr || field->mask == "never") continue;
+    if (field->protection == catalog::Protection::kPlain) {
+      view.fields[field_key] = catalog_.MaskValue(*field, stored);
+      continue;
+    }
+    if (!key) {
+      ASSIGN_OR_RETURN(key, keyring_.UnwrapCustomerKey(record.id, record.kek_version,
+                                                       record.wrapped_key));
+    }
+    ASSIGN_OR_RETURN(crypto::SecretBytes plain,
+                     keyring_.DecryptField(*key, record.id, field_key, stored));
+    view.fields[field_key] =
+        catalog_.MaskValue(*field, plain.view());
+  }
+  return view;
+}
+
+Result<CustomerView> CustomerService::Get(const Actor& /*actor*/, const std::string& id) {
+  ASSIGN_OR_RETURN(store::CustomerRecord record, store_.GetCustomer(id));
+  return ToView(record);
+}
+
+Result<int> CustomerService::PageLimit(std::optional<int> limit) const {
+  if (!limit) return config_.limits.page_size_default;
+  if (*limit < 1 || *limit > config_.limits.page_size_max) {
+    return InvalidArgument("limit must be between 1 and " +
+                           std::to_string(config_.limits.page_size_max));
+  }
+  return *limit;
+}
+
+Result<CustomerListPage> CustomerService::Search(const Actor& /*actor*/,
+                                                 const std::string& field_key,
+                                                 const std::string& value,
+                                                 const std::optional<std::string>& cursor,
+                                                 std::optional<int> limit) {
+  const catalog::FieldDef* field = catalog_.Find(field_key);
+  if (field == nullptr || !field->searchable) {
+    return InvalidArgument("field is not searchable: " + field_key.substr(0, 48));
+  }
+  ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
+  ASSIGN_OR_RETURN(std::map<std::string, std::string> normalised,
+                   catalog_.ValidateRecord({{field_key, value}}, /*is_create=*/false, CurrentYear()));
+  Result<std::string> digest = keyring_.BlindIndex(field_key, normalised[field_key]);
+  WipeValues(normalised);
+  if (!digest.ok()) return digest.status();
+  ASSIGN_OR_RETURN(store::CustomerPage page,
+                   store_.FindByBlindIndex(field_key, *digest, cursor, page_limit));
+  CustomerListPage out;
+  out.next_cursor = page.next_cursor;
+  for (const store::CustomerRecord& record : page.items) {
+    ASSIGN_OR_RETURN(CustomerView view, ToView(record));
+    out.items.push_back(std::move(view));
+  }
+  return out;
+}
+
+Result<CustomerListPage> CustomerService::List(const Actor& /*actor*/, const std::string& tag,
+                                               const std::optional<std::string>& cursor,
+                                               std::optional<int> limit) {
+  ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
+  std::optional<std::pair<std::string, std::string>> filter;
+  if (!tag.empty()) {
+    ASSIGN_OR_RETURN(filter, ParseTagFilter(tag));
+  }
+  ASSIGN_OR_RETURN(store::CustomerPage page, store_.ListCustomers(filter, cursor, page_limit));
+  CustomerListPage out;
+  out.next_cursor = page.next_cursor;
+  for (const store::CustomerRecord& record : page.items) {
+    ASSIGN_OR_RETURN(CustomerView view, ToView(record));
+    out.items.push_back(std::move(view));
+  }
+  return out;
+}
+
+Result<CustomerView> CustomerService::Update(const Actor& /*actor*/, const std::string& id,
+                                             const FieldChanges& changes) {
+  if (changes.empty()) return InvalidArgument("no fields to change");
+  std::map<std::string, std::string> to_set;
+  std::vector<FieldError> errors;
+  std::vector<std::string> to_remove;
+  for (const auto& [field_key, value] : changes) {
+    if (value) {
+      to_set[field_key] = *value;
+      continue;
+    }
+    const catalog::FieldDef* field = catalog_.Find(field_key);
+    if (field == nullptr) {
+      errors.push_back({field_key.substr(0, 48), "unknown_field"});
+    } else if (field->required) {
+      errors.push_back({field_key, "required"});
+    } else {
+      to_remove.push_back(field_key);
+    }
+  }
+  Result<std::map<std::string, std::string>> validated =
+      catalog_.ValidateRecord(to_set, /*is_create=*/false, CurrentYear());
+  WipeValues(to_set);
+  if (!validated.ok()) {
+    for (const FieldError& e : validated.status().details()) errors.push_back(e);
+  }
+  if (!errors.empty()) {
+    if (validated.ok()) WipeValues(*validated);
+    return Status(ErrorCode::kValidationFailed, "the changes are not valid", std::move(errors));
+  }
+  std::map<std::string, std::string>& values = *validated;
+
+  ASSIGN_OR_RETURN(store::CustomerRecord current, store_.GetCustomer(id));
+  ASSIGN_OR_RETURN(crypto::SecretBytes key, keyring_.UnwrapCustomerKey(
+                                                current.id, current.kek_version, current.wrapped_key));
+  store::CustomerUpdate update;
+  update.id = id;
+  update.updated_at_us = env_->NowMicros();
+  update.removed_fields = to_remove;
+  for (const auto& [field_key, value] : values) {
+    const catalog::FieldDef* field = catalog_.Find(field_key);
+    if (field->protection == catalog::Protection::kPlain) {
+      update.set_fields[field_key] = value;
+    } else {
+      Result<std::string> sealed =
+          keyring_.EncryptField(AlgorithmFor(field->protection), key, current.key_version, id,
+                                field_key, value);
+      if (!sealed.ok()) {
+        WipeValues(values);
+        return sealed.status();
+      }
+      update.set_fields[field_key] = std::move(*sealed);
+    }
+    if (field->searchable) {
+      Result<std::string> digest = keyring_.BlindIndex(field_key, value);
+      if (!digest.ok()) {
+        WipeValues(values);
+        return digest.status();
+      }
+      update.set_blind_indexes[field_key] = std::move(*digest);
+    }
+  }
+  WipeValues(values);
+  RETURN_IF_ERROR(store_.UpdateCustomer(update));
+  ASSIGN_OR_RETURN(store::CustomerRecord updated, store_.GetCustomer(id));
+  return ToView(updated);
+}
+
+Status CustomerService::Delete(const Actor& /*actor*/, const std::string& id) {
+  return store_.DeleteCustomer(id);
+}
+
+Result<ImportOutcome> CustomerService::Import(
+    const Actor& actor, const std::vector<std::map<std::string, std::string>>& rows,
+    int batch_size) {
+  if (batch_size < 1 || batch_size > 100'000) {
+    return InvalidArgument("batch size must be between 1 and 100000");
+  }
+  ImportOutcome outcome;
+  // The validated plaintext stays beside its sealed record until the batch
+  // is written: an id that collides must be redrawn and the record sealed
+  // again, because the ciphertext is bound to the id.
+  std::vector<store::CustomerRecord> batch;
+  std::vector<std::map<std::string, std::string>> batch_values;
+  std::set<std::string> batch_ids;
+
+  auto write_one_by_one = [&]() -> Status {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Status one = store_.InsertCustomer(batch[i]);
+      for (int attempt = 1; one.code() == ErrorCode::kConflict; ++attempt) {
+        if (attempt >= kCustomerIdAttemptsMax) {
+          return Unavailable("no free customer id during import; today's id space is nearly full");
+        }
+        ASSIGN_OR_RETURN(const std::string id, NewCustomerId());
+        ASSIGN_OR_RETURN(batch[i], SealNewRecord(actor, id, batch_values[i]));
+        one = store_.InsertCustomer(batch[i]);
+      }
+      RETURN_IF_ERROR(one);
+    }
+    return Status::Ok();
+  };
+  auto flush = [&]() -> Status {
+    if (batch.empty()) return Status::Ok();
+    Status s = store_.InsertCustomers(batch);
+    if (s.code() == ErrorCode::kConflict) s = write_one_by_one();
+    for (auto& values : batch_values) WipeValues(values);
+    if (!s.ok()) return s;
+    outcome.imported += static_cast<int64_t>(batch.size());
+    batch.clear();
+    batch_values.clear();
+    batch_ids.clear();
+    return Status::Ok();
+  };
+
+  const int current_year = CurrentYear();
+  for (size_t row = 0; row < rows.size(); ++row) {
+    Result<std::map<std::string, std::string>> values =
+        catalog_.ValidateRecord(rows[row], /*is_create=*/true, current_year);
+    if (!values.ok()) {
+      outcome.refused.emplace(static_cast<int64_t>(row), values.status());
+      continue;
+    }
+    std::string id;
+    for (int attempt = 0; attempt < kCustomerIdAttemptsMax && id.empty(); ++attempt) {
+      ASSIGN_OR_RETURN(id, NewCustomerId());
+      if (!batch_ids.insert(id).second) id.clear();
+    }
+    if (id.empty()) return Unavailable("no free customer id for the import batch");
+    Result<store::CustomerRecord> record = SealNewRecord(actor, id, *values);
+    if (!record.ok()) {
+      WipeValues(*values);
+      return record.status();
+    }
+    batch.push_back(std::move(*record));
+    batch_values.push_back(std::move(*values));
+    if (static_cast<int>(batch.size()) >= batch_size) RETURN_IF_ERROR(flush());
+  }
+  RETURN_IF_ERROR(flush());
+  return outcome;
+}
+
+}  // namespace custvault::service

@@ -1,0 +1,98 @@
+// CustomerService: the customer use cases (create, get, search, list,
+// update, delete, bulk import), shared by the HTTP API and the CLI.
+//
+// Plaintext exists only inside this class, in crypto::SecretBytes or in
+// short-lived strings that are wiped after encryption; what leaves it is a
+// CustomerView with masked values. Thread safety: every method may be
+// called from many threads at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "common/config.h"
+#include "common/env.h"
+#include "common/status.h"
+#include "crypto/keyring.h"
+#include "service/actor.h"
+#include "store/store.h"
+
+namespace custvault::service {
+
+// A customer as the caller may see it: masked values only; fields whose
+// mask rule is "never" are absent.
+struct CustomerView {
+  std::string id;
+  std::map<std::string, std::string> fields;  // field key -> masked value
+  std::map<std::string, std::string> tags;
+  std::string channel;
+  int64_t created_at_us = 0;
+  int64_t updated_at_us = 0;
+};
+
+struct CustomerListPage {
+  std::vector<CustomerView> items;
+  std::optional<std::string> next_cursor;
+};
+
+// A field's new value, or std::nullopt to remove the field.
+using FieldChanges = std::map<std::string, std::optional<std::string>>;
+
+struct ImportOutcome {
+  int64_t imported = 0;
+  // Row number (0-based) -> why it was refused; such rows are not written.
+  std::map<int64_t, Status> refused;
+};
+
+class CustomerService {
+ public:
+  // All references must outlive the service.
+  CustomerService(Env* env, const Config& config, const catalog::Catalog& catalog,
+                  const crypto::Keyring& keyring, store::Store& store);
+
+  // Validates every field (all errors at once, 422, nothing written),
+  // encrypts, indexes and stores; retries the random id on collision.
+  Result<CustomerView> Create(const Actor& actor, const std::map<std::string, std::string>& input);
+  Result<CustomerView> Get(const Actor& actor, const std::string& id);
+  // Exact search on a searchable field through its blind index.
+  Result<CustomerListPage> Search(const Actor& actor, const std::string& field_key,
+                                  const std::string& value, const std::optional<std::string>& cursor,
+                                  std::optional<int> limit);
+  // tag: "dimension:value" or empty.
+  Result<CustomerListPage> List(const Actor& actor, const std::string& tag,
+                                const std::optional<std::string>& cursor, std::optional<int> limit);
+  Result<CustomerView> Update(const Actor& actor, const std::string& id, const FieldChanges& changes);
+  // Crypto-shreds the customer: its data key is destroyed with the row.
+  Status Delete(const Actor& actor, const std::string& id);
+  // Validates every row; writes the valid ones in batches of batch_size.
+  Result<ImportOutcome> Import(const Actor& actor,
+                               const std::vector<std::map<std::string, std::string>>& rows,
+                               int batch_size = 1000);
+
+  // "C" + YYYYMMDD (local date) + 6 random digits.
+  Result<std::string> NewCustomerId();
+
+ private:
+  // Encrypts validated values into a record with a fresh customer key.
+  Result<store::CustomerRecord> SealNewRecord(const Actor& actor, const std::string& id,
+                                              const std::map<std::string, std::string>& values);
+  Result<CustomerView> ToView(const store::CustomerRecord& record);
+  Result<int> PageLimit(std::optional<int> limit) const;
+  // The local calendar year: no resident ID may be born after it.
+  int CurrentYear() const;
+
+  Env* env_;
+  const Config& config_;
+  const catalog::Catalog& catalog_;
+  const crypto::Keyring& keyring_;
+  store::Store& store_;
+};
+
+// Maximum id attempts before a create gives up with kUnavailable.
+inline constexpr int kCustomerIdAttemptsMax = 16;
+
+}  // namespace custvault::service
