@@ -15,6 +15,16 @@ namespace custvault::http {
 
 using Handler = std::function<Response(Request&)>;
 
+// Splits request.target ("/path?query") into request.path (each segment
+// percent-decoded) and request.query ('+' is a space, then percent-decoded).
+// kInvalidArgument for a target that is not origin-form ("/..."), a
+// malformed escape, %00 or a control character in the path, text that is
+// not UTF-8 after decoding, a repeated query parameter, or more than
+// kQueryParamsMax parameters. Dispatch calls it; exposed for tests.
+inline constexpr int kQueryParamsMax = 32;
+inline constexpr int kPathSegmentsMax = 32;
+Status ParseTarget(Request& request);
+
 struct RouteInfo {
   std::string method;
   std::string pattern;
@@ -23,7 +33,11 @@ struct RouteInfo {
 class Router {
  public:
   void Add(std::string method, std::string pattern, Handler handler);
-  // Fills request.path_params and runs the handler; 404/405 otherwise.
+  // Parses request.target (see ParseTarget; a request built without a
+  // target is matched on request.path and request.query as given), fills
+  // request.path_params and runs the handler; 404/405 otherwise. When
+  // several routes match, the one with a literal segment where the others
+  // have a placeholder wins ("/customers/search" before "/customers/{id}").
   // A handler that throws gets a 500 with no detail (logged by id only).
   Response Dispatch(Request& request) const;
   // Every registered route, for the OpenAPI consistency test.
