@@ -23,6 +23,10 @@ enum class AeadAlgorithm : uint8_t { kAes256Gcm = 1, kSm4Gcm = 2 };
 inline constexpr size_t kAeadNonceBytes = 12;
 inline constexpr size_t kAeadTagBytes = 16;
 constexpr size_t AeadKeyBytes(AeadAlgorithm a) { return a == AeadAlgorithm::kAes256Gcm ? 32 : 16; }
+// Limits (kTooLarge above them). GCM itself allows about 64 GiB per message;
+// ours are far below it and below INT_MAX, which EVP's length type needs.
+inline constexpr size_t kAeadPlaintextBytesMax = size_t{64} << 20;  // 64 MiB
+inline constexpr size_t kAeadAadBytesMax = size_t{1} << 20;         // 1 MiB
 std::string_view AeadAlgorithmName(AeadAlgorithm a);  // "aes-256-gcm" | "sm4-gcm"
 
 class AeadContext {
@@ -31,10 +35,16 @@ class AeadContext {
   virtual ~AeadContext() = default;
   virtual AeadAlgorithm algorithm() const = 0;
 
-  // Appends ciphertext || tag (plaintext.size() + 16 bytes) to *out.
+  // Appends ciphertext || tag (plaintext.size() + 16 bytes) to *out. The
+  // caller supplies the nonce (NextNonce in production; tests pass the
+  // nonce of a published vector). kInvalidArgument, before any work, for a
+  // key of the wrong size or a nonce that is not 12 bytes; *out is then
+  // unchanged.
   virtual Status Seal(std::string_view key, std::string_view nonce, std::string_view aad,
                       std::string_view plaintext, std::string* out) = 0;
-  // ciphertext_and_tag as Seal wrote it. kDataLoss if authentication fails.
+  // ciphertext_and_tag as Seal wrote it. kInvalidArgument for a wrong key
+  // or nonce size; kDataLoss if authentication fails (no plaintext is
+  // returned and any partial plaintext is wiped).
   virtual Result<SecretBytes> Open(std::string_view key, std::string_view nonce,
                                    std::string_view aad, std::string_view ciphertext_and_tag) = 0;
 };

@@ -25,6 +25,9 @@ namespace custvault::crypto {
 inline constexpr uint8_t kEnvelopeFormatVersion = 1;
 inline constexpr size_t kEnvelopeHeaderBytes = 6;
 inline constexpr size_t kEnvelopeOverheadBytes = kEnvelopeHeaderBytes + kAeadNonceBytes + kAeadTagBytes;
+// Longest customer id or field key that may be bound into associated data
+// (the format allows 65535; ours are ids and catalog keys, far shorter).
+inline constexpr size_t kBindingBytesMax = 256;
 
 struct EnvelopeView {
   AeadAlgorithm algorithm;
@@ -42,7 +45,8 @@ Result<EnvelopeView> ParseEnvelope(std::string_view bytes);
 std::string EnvelopeHeader(AeadAlgorithm algorithm, uint32_t key_version);
 
 // Associated data binding a value to its place:
-// header || u16 len || customer_id || u16 len || field_key.
+// header || u16 len || customer_id || u16 len || field_key (lengths
+// big-endian). Both must be at most kBindingBytesMax (checked by callers).
 std::string FieldAssociatedData(std::string_view header, std::string_view customer_id,
                                 std::string_view field_key);
 

@@ -30,6 +30,16 @@ namespace custvault::crypto {
 
 inline constexpr size_t kMasterKeyBytes = 32;
 inline constexpr size_t kCustomerKeyBytes = 48;
+inline constexpr size_t kDomainKeyBytes = 32;
+// The master key has one version for now; it is the key version written in
+// the header of every domain-key envelope, so a later master-key rotation
+// can tell old wraps from new ones.
+inline constexpr uint32_t kMasterKeyVersion = 1;
+// Longest field value EncryptField accepts (kTooLarge above it).
+inline constexpr size_t kFieldPlaintextBytesMax = 64 * 1024;
+inline constexpr size_t kPurposeBytesMax = 64;
+inline constexpr std::string_view kCustomerKekPurpose = "customer-kek";
+inline constexpr std::string_view kBlindIndexPurpose = "blind-index";
 
 enum class CryptoProfile { kDefault, kGm };  // kGm: SM4 wraps too
 
@@ -57,8 +67,16 @@ class Keyring {
   // also loaded.
   Result<WrappedKey> CreateDomainKey(std::string_view purpose, uint32_t version);
   // Unwraps a stored domain key and keeps it; the highest version of each
-  // purpose becomes current.
+  // purpose becomes current. kDataLoss if the envelope does not open (wrong
+  // master key, tampered, or purpose/version changed). The blind-index key
+  // is fixed at the first version loaded: loading another version is
+  // kConflict, because indexes made with one key never match another
+  // (rotating it means re-indexing every searchable field offline).
+  // Envelopes of either algorithm are accepted, so a deployment that moves
+  // to the gm profile can still read keys wrapped before.
   Status LoadDomainKey(const WrappedKey& key);
+  // Version of the loaded blind-index key, 0 if none.
+  uint32_t BlindIndexKeyVersion() const;
 
   // A fresh customer data key, wrapped by the current customer-kek.
   Result<NewCustomerKey> CreateCustomerKey(std::string_view customer_id) const;
@@ -66,6 +84,10 @@ class Keyring {
                                         std::string_view wrapped) const;
 
   // Encrypts one field value into an envelope bound to (customer, field).
+  // customer_key is the 48-byte data key; AES-256-GCM uses bytes [0,32),
+  // SM4-GCM bytes [32,48). Under the gm profile AES-256-GCM is refused
+  // (kInvalidArgument). customer_id and field_key: 1..kBindingBytesMax
+  // bytes; plaintext at most kFieldPlaintextBytesMax (kTooLarge).
   Result<std::string> EncryptField(AeadAlgorithm algorithm, const SecretBytes& customer_key,
                                    uint32_t key_version, std::string_view customer_id,
                                    std::string_view field_key, std::string_view plaintext) const;
@@ -74,20 +96,34 @@ class Keyring {
                                    std::string_view field_key, std::string_view envelope) const;
 
   // HMAC-SM3(blind-index key, field_key || 0x00 || normalised value), 32 bytes.
+  // field_key must not contain 0x00. Internal error if no blind-index key
+  // is loaded.
   Result<std::string> BlindIndex(std::string_view field_key, std::string_view normalised) const;
 
   CryptoProfile profile() const { return profile_; }
 
  private:
-  Keyring(SecretBytes master, CryptoProfile profile);
-  AeadAlgorithm WrapAlgorithm() const;
-  const SecretBytes* DomainKey(std::string_view purpose, uint32_t version) const;
-  const SecretBytes* CurrentDomainKey(std::string_view purpose, uint32_t* version) const;
+  // A 32-byte wrapping secret with the SM4 key derived from it (first 16
+  // bytes of HMAC-SM3(secret, "custvault sm4 wrap")), computed once.
+  struct WrappingSecret {
+    SecretBytes key;       // 32 bytes: AES-256-GCM key, or HMAC-SM3 key
+    SecretBytes sm4_key;   // 16 bytes
+    std::string_view For(AeadAlgorithm algorithm) const;
+  };
+  static WrappingSecret MakeWrappingSecret(SecretBytes key);
 
-  SecretBytes master_;
+  Keyring(Env* env, SecretBytes master, CryptoProfile profile);
+  AeadAlgorithm WrapAlgorithm() const;
+  // Map nodes are never erased or changed once inserted, so the pointers
+  // stay valid after the lock is released.
+  const WrappingSecret* DomainKey(std::string_view purpose, uint32_t version) const;
+  const WrappingSecret* CurrentDomainKey(std::string_view purpose, uint32_t* version) const;
+
+  Env* env_;
+  WrappingSecret master_;
   CryptoProfile profile_;
   mutable std::shared_mutex mu_;  // readers: every lookup; writer: loading a key
-  std::map<std::pair<std::string, uint32_t>, SecretBytes> domain_keys_;
+  std::map<std::pair<std::string, uint32_t>, WrappingSecret> domain_keys_;
 };
 
 }  // namespace custvault::crypto
