@@ -69,6 +69,8 @@ class Catalog {
   const std::vector<FieldDef>& fields() const { return fields_; }
   const FieldDef* Find(std::string_view key) const;
   const std::string& industry() const { return industry_; }
+  // "first6_last6" (the seed's default) or "first6_last4" (R-CAT-2a).
+  const std::string& id_number_mask() const { return id_number_mask_; }
 
   // True if this deployment's industry may collect the field (R-CAT-3).
   bool Collects(const FieldDef& field) const;
@@ -79,11 +81,30 @@ class Catalog {
   // Messages never contain the values.
   Result<std::map<std::string, std::string>> ValidateRecord(
       const std::map<std::string, std::string>& values, bool is_create) const;
+  // The same, with the latest acceptable birth year of a resident ID (the
+  // service passes the current year from its Env clock; the overload above
+  // uses kBirthYearMaxDefault because the catalog has no clock).
+  Result<std::map<std::string, std::string>> ValidateRecord(
+      const std::map<std::string, std::string>& values, bool is_create,
+      int max_birth_year) const;
+
+  // One value against its field: size limit, UTF-8, then the field's rule.
+  // std::nullopt when valid. For search terms and imports.
+  std::optional<Reason> CheckField(const FieldDef& field, std::string_view value,
+                                   int max_birth_year = kBirthYearMaxDefault) const;
+
+  // The field's mask applied to a normalised value, with this deployment's
+  // id_number mask setting.
+  std::string MaskValue(const FieldDef& field, std::string_view normalised) const;
+
+  static constexpr int kBirthYearMaxDefault = 2100;
+  static constexpr int kFieldsMax = 200;  // default + extra fields together
 
  private:
   std::vector<FieldDef> fields_;
   std::map<std::string, size_t, std::less<>> index_;
   std::string industry_;
+  std::string id_number_mask_ = "first6_last6";
   int field_bytes_max_ = 4096;
   int binary_field_bytes_max_ = 65536;
 };
@@ -92,8 +113,9 @@ class Catalog {
 // Each returns std::nullopt when valid, or the reason it is not.
 
 // GB 11643-1999: 18 characters, 17 digits + check character (ISO 7064
-// MOD 11-2), a real birth date between 1900-01-01 and today's year bound
-// given, a province code that exists. Accepts a lower-case x or a
+// MOD 11-2), a real birth date between 1800-01-01 (the standard's own
+// example was born in 1880) and the end of max_birth_year, a province code
+// that exists (docs/catalog.md lists them). Accepts a lower-case x or a
 // full-width Ｘ/ｘ as the check character.
 std::optional<Reason> CheckResidentId(std::string_view value, int max_birth_year = 2100);
 // Mainland mobile: 11 digits, 1[3-9]xxxxxxxxx; "+86"/"86" prefix and spaces
@@ -126,7 +148,7 @@ std::string Normalise(const FieldDef& field, std::string_view value);
 // "Alice Smith"→"A***". id_number: first6_last6 110105******31002X or
 // first6_last4. phone: 138****5678; landline 010-****5678. address: kept up
 // to the district/county (区/县/旗/市辖区) then "****". bank_account: first 3
-// + "****" + last 4. email: first char + *** + @domain. hidden: "***".
+// + one '*' per hidden digit + last 4. email: first char + *** + @domain. hidden: "***".
 // Malformed or short input never leaks more than the rule would: too short
 // to mask gives "***".
 std::string Mask(std::string_view rule, std::string_view normalised,
