@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ namespace {
 struct VectorRow {
   std::string name, algorithm, key, iv, aad, input, expected;  // hex
 };
+
+// Test names show the vector's name rather than the struct's raw bytes.
+void PrintTo(const VectorRow& row, std::ostream* os) { *os << row.name; }
 
 std::string VectorsPath() { return std::string(CUSTVAULT_TEST_DATA_DIR) + "/crypto.tsv"; }
 
