@@ -68,7 +68,8 @@ void BM_EncryptField(benchmark::State& state) {
   const AeadAlgorithm algorithm = AlgorithmArg(state);
   state.SetLabel(std::string(AeadAlgorithmName(algorithm)));
   for (auto _ : state) {
-    auto sealed = f.keyring->EncryptField(algorithm, f.customer_key, 1, "C-000001", "mobile", kValue);
+    auto sealed =
+        f.keyring->EncryptField(algorithm, f.customer_key, 1, "C-000001", "mobile", kValue);
     if (!sealed.ok()) state.SkipWithError("EncryptField failed");
     benchmark::DoNotOptimize(sealed);
   }

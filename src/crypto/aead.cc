@@ -334,8 +334,7 @@ AeadContext& ThreadLocalAead(AeadAlgorithm algorithm) {
 
 Status NextNonce(uint8_t out[kAeadNonceBytes]) {
   static std::once_flag register_fork_handler;
-  std::call_once(register_fork_handler,
-                 [] { pthread_atfork(nullptr, nullptr, &OnForkInChild); });
+  std::call_once(register_fork_handler, [] { pthread_atfork(nullptr, nullptr, &OnForkInChild); });
   thread_local NonceBuffer buffer;
   const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
   if (buffer.used + kAeadNonceBytes > buffer.bytes.size() || buffer.generation != generation) {

@@ -27,7 +27,7 @@ constexpr size_t AeadKeyBytes(AeadAlgorithm a) { return a == AeadAlgorithm::kAes
 // ours are far below it and below INT_MAX, which EVP's length type needs.
 inline constexpr size_t kAeadPlaintextBytesMax = size_t{64} << 20;  // 64 MiB
 inline constexpr size_t kAeadAadBytesMax = size_t{1} << 20;         // 1 MiB
-std::string_view AeadAlgorithmName(AeadAlgorithm a);  // "aes-256-gcm" | "sm4-gcm"
+std::string_view AeadAlgorithmName(AeadAlgorithm a);                // "aes-256-gcm" | "sm4-gcm"
 
 class AeadContext {
  public:

@@ -49,7 +49,8 @@ TEST_P(AeadTest, ReusedContextSwitchesKeysCorrectly) {
 TEST_P(AeadTest, AnyChangedByteFailsAuthentication) {
   AeadContext& aead = ThreadLocalAead(GetParam());
   std::string sealed;
-  ASSERT_TRUE(aead.Seal(Key('k'), Nonce('n'), "aad", "thirty-two bytes of plaintext!!!", &sealed).ok());
+  ASSERT_TRUE(
+      aead.Seal(Key('k'), Nonce('n'), "aad", "thirty-two bytes of plaintext!!!", &sealed).ok());
   for (size_t i = 0; i < sealed.size(); ++i) {
     std::string changed = sealed;
     changed[i] ^= 0x01;
@@ -59,10 +60,9 @@ TEST_P(AeadTest, AnyChangedByteFailsAuthentication) {
   EXPECT_EQ(aead.Open(Key('k'), Nonce('n'), "aaD", sealed).status().code(), ErrorCode::kDataLoss);
   EXPECT_EQ(aead.Open(Key('k'), Nonce('m'), "aad", sealed).status().code(), ErrorCode::kDataLoss);
   EXPECT_EQ(aead.Open(Key('K'), Nonce('n'), "aad", sealed).status().code(), ErrorCode::kDataLoss);
-  EXPECT_EQ(aead.Open(Key('k'), Nonce('n'), "aad", sealed.substr(0, sealed.size() - 1))
-                .status()
-                .code(),
-            ErrorCode::kDataLoss);
+  EXPECT_EQ(
+      aead.Open(Key('k'), Nonce('n'), "aad", sealed.substr(0, sealed.size() - 1)).status().code(),
+      ErrorCode::kDataLoss);
 }
 
 TEST_P(AeadTest, TooShortForATagIsDataLoss) {
@@ -80,8 +80,9 @@ TEST_P(AeadTest, RefusesWrongKeyOrNonceSizeUpFront) {
     Status status = aead.Seal(key, std::string(nonce_bytes, 'n'), "", "text", &out);
     EXPECT_EQ(status.code(), ErrorCode::kInvalidArgument) << nonce_bytes;
     EXPECT_EQ(out, "unchanged");
-    EXPECT_EQ(aead.Open(key, std::string(nonce_bytes, 'n'), "", std::string(32, 'c')).status().code(),
-              ErrorCode::kInvalidArgument);
+    EXPECT_EQ(
+        aead.Open(key, std::string(nonce_bytes, 'n'), "", std::string(32, 'c')).status().code(),
+        ErrorCode::kInvalidArgument);
   }
   for (size_t key_bytes : {0u, 15u, 16u, 24u, 31u, 32u, 33u}) {
     if (key_bytes == AeadKeyBytes(GetParam())) continue;

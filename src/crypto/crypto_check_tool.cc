@@ -75,7 +75,8 @@ std::string Run(const std::string& line) {
   }
   if (op == "sm4-gcm-open" && want(4)) {
     auto opened = aead.Open(args[0], args[1], args[2], args[3]);
-    if (!opened.ok()) return "error " + std::string(custvault::ErrorCodeName(opened.status().code()));
+    if (!opened.ok())
+      return "error " + std::string(custvault::ErrorCodeName(opened.status().code()));
     return HexEncode(opened->view());
   }
   return "error unknown_op";

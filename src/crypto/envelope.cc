@@ -31,8 +31,8 @@ Result<EnvelopeView> ParseEnvelope(std::string_view bytes) {
     default:
       return DataLoss("unknown ciphertext algorithm " + std::to_string(b[1]));
   }
-  view.key_version = (uint32_t{b[2]} << 24) | (uint32_t{b[3]} << 16) | (uint32_t{b[4]} << 8) |
-                     uint32_t{b[5]};
+  view.key_version =
+      (uint32_t{b[2]} << 24) | (uint32_t{b[3]} << 16) | (uint32_t{b[4]} << 8) | uint32_t{b[5]};
   view.header = bytes.substr(0, kEnvelopeHeaderBytes);
   view.nonce = bytes.substr(kEnvelopeHeaderBytes, kAeadNonceBytes);
   view.ciphertext_and_tag = bytes.substr(kEnvelopeHeaderBytes + kAeadNonceBytes);

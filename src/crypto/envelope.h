@@ -24,7 +24,8 @@ namespace custvault::crypto {
 
 inline constexpr uint8_t kEnvelopeFormatVersion = 1;
 inline constexpr size_t kEnvelopeHeaderBytes = 6;
-inline constexpr size_t kEnvelopeOverheadBytes = kEnvelopeHeaderBytes + kAeadNonceBytes + kAeadTagBytes;
+inline constexpr size_t kEnvelopeOverheadBytes =
+    kEnvelopeHeaderBytes + kAeadNonceBytes + kAeadTagBytes;
 // Longest customer id or field key that may be bound into associated data
 // (the format allows 65535; ours are ids and catalog keys, far shorter).
 inline constexpr size_t kBindingBytesMax = 256;

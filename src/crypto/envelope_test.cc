@@ -53,7 +53,11 @@ TEST(EnvelopeTest, RefusesShortUnknownVersionOrAlgorithm) {
 TEST(EnvelopeTest, AssociatedDataIsLengthPrefixed) {
   const std::string header = EnvelopeHeader(AeadAlgorithm::kSm4Gcm, 2);
   EXPECT_EQ(HexEncode(FieldAssociatedData(header, "c1", "name")),
-            "010200000002" "0002" "6331" "0004" "6e616d65");
+            "010200000002"
+            "0002"
+            "6331"
+            "0004"
+            "6e616d65");
   // Moving a byte from the id to the field key changes the associated data.
   EXPECT_NE(FieldAssociatedData(header, "ab", "c"), FieldAssociatedData(header, "a", "bc"));
 }

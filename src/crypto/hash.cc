@@ -78,8 +78,7 @@ Digest32 HmacSm3(std::string_view key, std::string_view data) {
   // A null key pointer would make EVP_MAC_init reuse the previous call's
   // key; an empty key must be a non-null pointer with length 0.
   static const unsigned char kEmpty[1] = {0};
-  const auto* key_bytes =
-      key.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+  const auto* key_bytes = key.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(key.data());
   Digest32 out{};
   size_t written = 0;
   if (EVP_MAC_init(ctx, key_bytes, key.size(), nullptr) != 1 ||

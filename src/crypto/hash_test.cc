@@ -17,8 +17,7 @@ std::string Hex(const Digest32& d) { return HexEncode(DigestView(d)); }
 
 TEST(HashTest, Sha256MatchesFips180Example) {
   // FIPS 180-2, appendix B.1 ("abc").
-  EXPECT_EQ(Hex(Sha256("abc")),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Hex(Sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(HashTest, Sm3OfEmptyInput) {

@@ -88,8 +88,8 @@ Result<std::string> Seal(AeadAlgorithm algorithm, std::string_view key, uint32_t
   envelope.reserve(kEnvelopeOverheadBytes + plaintext.size());
   const std::string aad = make_aad(std::string_view(envelope).substr(0, kEnvelopeHeaderBytes));
   RETURN_IF_ERROR(ThreadLocalAead(algorithm).Seal(
-      key, std::string_view(envelope).substr(kEnvelopeHeaderBytes, kAeadNonceBytes), aad,
-      plaintext, &envelope));
+      key, std::string_view(envelope).substr(kEnvelopeHeaderBytes, kAeadNonceBytes), aad, plaintext,
+      &envelope));
   return envelope;
 }
 
@@ -103,8 +103,8 @@ Keyring::WrappingSecret Keyring::MakeWrappingSecret(SecretBytes key) {
   // SM4 takes 16-byte keys; rather than cut the secret in half, derive a
   // separate key from all 32 bytes with HMAC-SM3 and a fixed label.
   Digest32 derived = HmacSm3(key.view(), kSm4WrapLabel);
-  WrappingSecret secret{std::move(key),
-                        SecretBytes(DigestView(derived).substr(0, AeadKeyBytes(AeadAlgorithm::kSm4Gcm)))};
+  WrappingSecret secret{std::move(key), SecretBytes(DigestView(derived).substr(
+                                            0, AeadKeyBytes(AeadAlgorithm::kSm4Gcm)))};
   OPENSSL_cleanse(derived.data(), derived.size());
   return secret;
 }
@@ -182,13 +182,13 @@ Result<WrappedKey> Keyring::CreateDomainKey(std::string_view purpose, uint32_t v
   SecretBytes key(kDomainKeyBytes);
   RETURN_IF_ERROR(env_->RandomBytes({key.data(), key.size()}));
   const AeadAlgorithm algorithm = WrapAlgorithm();
-  ASSIGN_OR_RETURN(std::string wrapped,
-                   Seal(
-                       algorithm, master_.For(algorithm), kMasterKeyVersion,
-                       [&](std::string_view header) {
-                         return DomainKeyAssociatedData(header, purpose, version);
-                       },
-                       key.view()));
+  ASSIGN_OR_RETURN(std::string wrapped, Seal(
+                                            algorithm, master_.For(algorithm), kMasterKeyVersion,
+                                            [&](std::string_view header) {
+                                              return DomainKeyAssociatedData(header, purpose,
+                                                                             version);
+                                            },
+                                            key.view()));
   WrappedKey result{std::string(purpose), version, std::move(wrapped)};
   RETURN_IF_ERROR(LoadDomainKey(result));
   return result;
@@ -244,13 +244,13 @@ Result<NewCustomerKey> Keyring::CreateCustomerKey(std::string_view customer_id) 
   SecretBytes key(kCustomerKeyBytes);
   RETURN_IF_ERROR(env_->RandomBytes({key.data(), key.size()}));
   const AeadAlgorithm algorithm = WrapAlgorithm();
-  ASSIGN_OR_RETURN(std::string wrapped,
-                   Seal(
-                       algorithm, kek->For(algorithm), kek_version,
-                       [&](std::string_view header) {
-                         return CustomerKeyAssociatedData(header, customer_id, kek_version);
-                       },
-                       key.view()));
+  ASSIGN_OR_RETURN(std::string wrapped, Seal(
+                                            algorithm, kek->For(algorithm), kek_version,
+                                            [&](std::string_view header) {
+                                              return CustomerKeyAssociatedData(header, customer_id,
+                                                                               kek_version);
+                                            },
+                                            key.view()));
   return NewCustomerKey{std::move(key), kek_version, std::move(wrapped)};
 }
 
@@ -259,18 +259,17 @@ Result<SecretBytes> Keyring::UnwrapCustomerKey(std::string_view customer_id, uin
   RETURN_IF_ERROR(CheckBinding("customer id", customer_id));
   ASSIGN_OR_RETURN(const EnvelopeView view, ParseEnvelope(wrapped));
   if (view.key_version != kek_version) {
-    return DataLoss("wrapped customer key names customer-kek v" +
-                    std::to_string(view.key_version) + ", expected v" +
-                    std::to_string(kek_version));
+    return DataLoss("wrapped customer key names customer-kek v" + std::to_string(view.key_version) +
+                    ", expected v" + std::to_string(kek_version));
   }
   const WrappingSecret* kek = DomainKey(kCustomerKekPurpose, kek_version);
   if (kek == nullptr) {
     return Internal("customer-kek v" + std::to_string(kek_version) + " is not loaded");
   }
   const std::string aad = CustomerKeyAssociatedData(view.header, customer_id, kek_version);
-  ASSIGN_OR_RETURN(SecretBytes key, ThreadLocalAead(view.algorithm)
-                                        .Open(kek->For(view.algorithm), view.nonce, aad,
-                                              view.ciphertext_and_tag));
+  ASSIGN_OR_RETURN(SecretBytes key,
+                   ThreadLocalAead(view.algorithm)
+                       .Open(kek->For(view.algorithm), view.nonce, aad, view.ciphertext_and_tag));
   if (key.size() != kCustomerKeyBytes) return DataLoss("unwrapped customer key has the wrong size");
   return key;
 }

@@ -50,9 +50,9 @@ struct WrappedKey {
 };
 
 struct NewCustomerKey {
-  SecretBytes key;          // kCustomerKeyBytes
+  SecretBytes key;  // kCustomerKeyBytes
   uint32_t kek_version = 0;
-  std::string wrapped;      // envelope, bound to the customer id
+  std::string wrapped;  // envelope, bound to the customer id
 };
 
 class Keyring {
@@ -106,8 +106,8 @@ class Keyring {
   // A 32-byte wrapping secret with the SM4 key derived from it (first 16
   // bytes of HMAC-SM3(secret, "custvault sm4 wrap")), computed once.
   struct WrappingSecret {
-    SecretBytes key;       // 32 bytes: AES-256-GCM key, or HMAC-SM3 key
-    SecretBytes sm4_key;   // 16 bytes
+    SecretBytes key;      // 32 bytes: AES-256-GCM key, or HMAC-SM3 key
+    SecretBytes sm4_key;  // 16 bytes
     std::string_view For(AeadAlgorithm algorithm) const;
   };
   static WrappingSecret MakeWrappingSecret(SecretBytes key);

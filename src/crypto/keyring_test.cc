@@ -141,7 +141,8 @@ TEST_F(KeyringTest, DomainKeyDoesNotOpenUnderAnotherMasterKeyPurposeOrVersion) {
   EXPECT_EQ(keyring->LoadDomainKey(bumped).code(), ErrorCode::kDataLoss);
 
   TempDir other_dir;
-  auto other = Keyring::Open(&env_, other_dir.path() + "/master.key", CryptoProfile::kDefault, true);
+  auto other =
+      Keyring::Open(&env_, other_dir.path() + "/master.key", CryptoProfile::kDefault, true);
   ASSERT_TRUE(other.ok());
   EXPECT_EQ((*other)->LoadDomainKey(kek_).code(), ErrorCode::kDataLoss);
 }
@@ -218,8 +219,7 @@ TEST_F(KeyringTest, GmProfileRefusesAesFields) {
   ASSERT_NE(keyring, nullptr);
   auto customer = keyring->CreateCustomerKey("C-1");
   ASSERT_TRUE(customer.ok());
-  EXPECT_EQ(keyring
-                ->EncryptField(AeadAlgorithm::kAes256Gcm, customer->key, 1, "C-1", "name", "x")
+  EXPECT_EQ(keyring->EncryptField(AeadAlgorithm::kAes256Gcm, customer->key, 1, "C-1", "name", "x")
                 .status()
                 .code(),
             ErrorCode::kInvalidArgument);
@@ -346,7 +346,8 @@ TEST_F(KeyringTest, BlindIndexIsDeterministicKeyedAndSeparatedByField) {
 
   // Another deployment (another blind-index key) gives other indexes.
   TempDir other_dir;
-  auto other = Keyring::Open(&env_, other_dir.path() + "/master.key", CryptoProfile::kDefault, true);
+  auto other =
+      Keyring::Open(&env_, other_dir.path() + "/master.key", CryptoProfile::kDefault, true);
   ASSERT_TRUE(other.ok());
   ASSERT_TRUE((*other)->CreateDomainKey(kBlindIndexPurpose, 1).ok());
   EXPECT_NE(*(*other)->BlindIndex("mobile", "13800138000"), *a);
@@ -381,9 +382,15 @@ TEST_F(KeyringTest, ConstMethodsAreSafeFromManyThreads) {
       const AeadAlgorithm algorithm = t % 2 ? AeadAlgorithm::kSm4Gcm : AeadAlgorithm::kAes256Gcm;
       for (int i = 0; i < 100; ++i) {
         auto key = keyring->UnwrapCustomerKey("C-1", 1, customer->wrapped);
-        if (!key.ok()) { ++failures; continue; }
+        if (!key.ok()) {
+          ++failures;
+          continue;
+        }
         auto sealed = keyring->EncryptField(algorithm, *key, 1, "C-1", "name", "value");
-        if (!sealed.ok()) { ++failures; continue; }
+        if (!sealed.ok()) {
+          ++failures;
+          continue;
+        }
         auto opened = keyring->DecryptField(*key, "C-1", "name", *sealed);
         if (!opened.ok() || opened->view() != "value") ++failures;
         if (!keyring->BlindIndex("name", "value").ok()) ++failures;

@@ -15,8 +15,8 @@ namespace custvault::crypto {
 class SecretBytes {
  public:
   SecretBytes() = default;
-  explicit SecretBytes(size_t size);                 // zero-filled
-  explicit SecretBytes(std::string_view bytes);      // copies
+  explicit SecretBytes(size_t size);             // zero-filled
+  explicit SecretBytes(std::string_view bytes);  // copies
   ~SecretBytes();
   SecretBytes(SecretBytes&& other) noexcept;
   SecretBytes& operator=(SecretBytes&& other) noexcept;
@@ -27,9 +27,7 @@ class SecretBytes {
   const uint8_t* data() const { return data_.get(); }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  std::string_view view() const {
-    return {reinterpret_cast<const char*>(data_.get()), size_};
-  }
+  std::string_view view() const { return {reinterpret_cast<const char*>(data_.get()), size_}; }
   // A copy, explicitly asked for.
   SecretBytes Clone() const { return SecretBytes(view()); }
   void Wipe();

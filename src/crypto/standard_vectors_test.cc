@@ -49,8 +49,8 @@ std::vector<VectorRow> LoadRows() {
     std::stringstream stream(line);
     for (std::string column; std::getline(stream, column, '\t');) columns.push_back(column);
     while (columns.size() < 7) columns.emplace_back();  // trailing empty columns
-    rows.push_back({columns[0], columns[1], columns[2], columns[3], columns[4], columns[5],
-                    columns[6]});
+    rows.push_back(
+        {columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6]});
   }
   return rows;
 }
@@ -181,9 +181,9 @@ TEST(StandardVectorFileTest, IsPresentAndComplete) {
   EXPECT_GE(rows.size(), 11u) << VectorsPath();
   for (const char* algorithm : {"sm4-ecb", "sm4-ecb-iterate-1000000", "sm4-cbc", "sm4-ofb",
                                 "sm4-ccm", "sm4-gcm", "sm3", "hmac-sm3"}) {
-    EXPECT_TRUE(std::any_of(rows.begin(), rows.end(),
-                            [&](const VectorRow& row) { return row.algorithm == algorithm; }))
-        << algorithm;
+    EXPECT_TRUE(std::any_of(rows.begin(), rows.end(), [&](const VectorRow& row) {
+      return row.algorithm == algorithm;
+    })) << algorithm;
   }
 }
 

@@ -35,10 +35,10 @@ std::string Unhex(const json::value& value) {
 }
 
 struct Counts {
-  int valid_checked = 0;        // decrypts to msg and encrypts to ct || tag
-  int invalid_refused = 0;      // Open says kDataLoss
-  int refused_up_front = 0;     // parameters we do not accept: kInvalidArgument
-  int acceptable_checked = 0;   // "acceptable": either behaviour, but consistent
+  int valid_checked = 0;       // decrypts to msg and encrypts to ct || tag
+  int invalid_refused = 0;     // Open says kDataLoss
+  int refused_up_front = 0;    // parameters we do not accept: kInvalidArgument
+  int acceptable_checked = 0;  // "acceptable": either behaviour, but consistent
   int Total() const {
     return valid_checked + invalid_refused + refused_up_front + acceptable_checked;
   }
@@ -118,10 +118,11 @@ void RunFile(const std::string& file_name, AeadAlgorithm algorithm, Counts* coun
 }
 
 void Report(const char* name, const Counts& counts, int number_of_tests) {
-  std::printf("%s: %d valid checked, %d invalid refused, %d refused up front, %d acceptable; "
-              "%d of %d cases\n",
-              name, counts.valid_checked, counts.invalid_refused, counts.refused_up_front,
-              counts.acceptable_checked, counts.Total(), number_of_tests);
+  std::printf(
+      "%s: %d valid checked, %d invalid refused, %d refused up front, %d acceptable; "
+      "%d of %d cases\n",
+      name, counts.valid_checked, counts.invalid_refused, counts.refused_up_front,
+      counts.acceptable_checked, counts.Total(), number_of_tests);
   ::testing::Test::RecordProperty("valid_checked", counts.valid_checked);
   ::testing::Test::RecordProperty("invalid_refused", counts.invalid_refused);
   ::testing::Test::RecordProperty("refused_up_front", counts.refused_up_front);
