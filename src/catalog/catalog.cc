@@ -4,11 +4,13 @@
 // loader: an unknown key, a wrong type, a bad value or a duplicate field
 // fails the load with a message naming the entry and the key, because a
 // typo in "protection" must never silently mean a weaker default.
+#include "catalog/catalog.h"
+
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <toml.hpp>
 
-#include "catalog/catalog.h"
 #include "catalog/utf8.h"
 #include "common/encoding.h"
 
@@ -18,16 +20,14 @@ namespace {
 const std::set<std::string, std::less<>> kIndustries = {"finance", "ecommerce", "consulting",
                                                         "medical"};
 const std::set<std::string, std::less<>> kRules = {
-    "person_name", "resident_id", "phone", "mobile", "address", "bank_account",
-    "email",       "uscc",        "credit_rating", "text", "integer", "binary"};
-const std::set<std::string, std::less<>> kMasks = {"name",   "id_number", "phone",
-                                                   "address", "bank_account", "email",
-                                                   "hidden", "never",     "none"};
+    "person_name", "resident_id", "phone",         "mobile", "address", "bank_account",
+    "email",       "uscc",        "credit_rating", "text",   "integer", "binary"};
+const std::set<std::string, std::less<>> kMasks = {
+    "name", "id_number", "phone", "address", "bank_account", "email", "hidden", "never", "none"};
 const std::set<std::string, std::less<>> kEntryKeys = {
-    "key",       "label_zh",       "label_en", "class",      "rule",
-    "type",      "protection",     "mask",     "searchable", "pipl_sensitive",
-    "required",  "industries",     "max_bytes", "allowed_values", "min_integer",
-    "max_integer"};
+    "key",        "label_zh",       "label_en",    "class",          "rule",     "type",
+    "protection", "mask",           "searchable",  "pipl_sensitive", "required", "industries",
+    "max_bytes",  "allowed_values", "min_integer", "max_integer"};
 
 constexpr size_t kLabelBytesMax = 128;
 constexpr size_t kAllowedValuesMax = 64;
@@ -105,8 +105,8 @@ Result<FieldDef> ParseEntry(const toml::value& value, const EntryName& where) {
   const toml::table& t = value.as_table();
   // Name the entry by its key as early as possible, so later errors say
   // which field is wrong, not only its position.
-  if (const auto k = t.find("key"); k != t.end() && k->second.is_string() &&
-                                    IsFieldKey(k->second.as_string().str)) {
+  if (const auto k = t.find("key");
+      k != t.end() && k->second.is_string() && IsFieldKey(k->second.as_string().str)) {
     entry.key = k->second.as_string().str;
   }
   for (const auto& [name, unused] : t) {
@@ -117,8 +117,8 @@ Result<FieldDef> ParseEntry(const toml::value& value, const EntryName& where) {
   if (!IsFieldKey(f.key)) return BadEntry(entry, "key", "must match [a-z][a-z0-9_]{0,47}");
   ASSIGN_OR_RETURN(f.label_zh, GetString(t, entry, "label_zh", true));
   ASSIGN_OR_RETURN(f.label_en, GetString(t, entry, "label_en", true));
-  for (const auto& [label_key, label] : {std::pair{"label_zh", &f.label_zh},
-                                         std::pair{"label_en", &f.label_en}}) {
+  for (const auto& [label_key, label] :
+       {std::pair{"label_zh", &f.label_zh}, std::pair{"label_en", &f.label_en}}) {
     if (label->empty() || label->size() > kLabelBytesMax || !IsValidUtf8(*label)) {
       return BadEntry(entry, label_key, "must be 1-128 bytes of UTF-8");
     }
@@ -177,7 +177,8 @@ Result<FieldDef> ParseEntry(const toml::value& value, const EntryName& where) {
   ASSIGN_OR_RETURN(f.industries, GetStrings(t, entry, "industries"));
   for (const std::string& industry : f.industries) {
     if (!kIndustries.contains(industry)) {
-      return BadEntry(entry, "industries", "must list only finance, ecommerce, consulting, medical");
+      return BadEntry(entry, "industries",
+                      "must list only finance, ecommerce, consulting, medical");
     }
   }
   ASSIGN_OR_RETURN(const int64_t max_bytes, GetInt(t, entry, "max_bytes"));
@@ -253,7 +254,8 @@ Status ParseCatalogText(std::string_view text, std::string_view source,
     ASSIGN_OR_RETURN(FieldDef field, ParseEntry(entries[i], EntryName{source, i, ""}));
     for (const FieldDef& existing : *fields) {
       if (existing.key == field.key) {
-        return BadEntry(EntryName{source, i, field.key}, "key", "duplicates a field already defined");
+        return BadEntry(EntryName{source, i, field.key}, "key",
+                        "duplicates a field already defined");
       }
     }
     fields->push_back(std::move(field));
@@ -290,7 +292,8 @@ std::optional<Reason> CheckInteger(const FieldDef& field, std::string_view value
     negative = digits.front() == '-';
     digits.remove_prefix(1);
   }
-  if (digits.empty() || digits.size() > static_cast<size_t>(kIntegerDigitsMax)) return "not_integer";
+  if (digits.empty() || digits.size() > static_cast<size_t>(kIntegerDigitsMax))
+    return "not_integer";
   int64_t n = 0;
   for (char c : digits) {
     if (c < '0' || c > '9') return "not_integer";

@@ -39,13 +39,13 @@ struct FieldDef {
   // Mask rule: name | id_number | phone | address | bank_account | email |
   // hidden ("***") | never (absent unless revealed) | none (shown as is).
   std::string mask;
-  bool searchable = false;      // exact search through a blind index
-  bool pipl_sensitive = false;  // PIPL art. 28 sensitive personal information
-  bool required = false;        // must be present on create
-  std::vector<std::string> industries;  // empty: every industry may collect it
+  bool searchable = false;                  // exact search through a blind index
+  bool pipl_sensitive = false;              // PIPL art. 28 sensitive personal information
+  bool required = false;                    // must be present on create
+  std::vector<std::string> industries;      // empty: every industry may collect it
   std::vector<std::string> allowed_values;  // for rule credit_rating
-  int max_bytes = 0;            // 0: limits.field_bytes_max
-  int min_integer = 0, max_integer = 0;  // for type integer (max 0: no bound)
+  int max_bytes = 0;                        // 0: limits.field_bytes_max
+  int min_integer = 0, max_integer = 0;     // for type integer (max 0: no bound)
 };
 
 // Why one field failed, as FieldError::reason values: "required", "unknown_field",
@@ -85,8 +85,7 @@ class Catalog {
   // service passes the current year from its Env clock; the overload above
   // uses kBirthYearMaxDefault because the catalog has no clock).
   Result<std::map<std::string, std::string>> ValidateRecord(
-      const std::map<std::string, std::string>& values, bool is_create,
-      int max_birth_year) const;
+      const std::map<std::string, std::string>& values, bool is_create, int max_birth_year) const;
 
   // One value against its field: size limit, UTF-8, then the field's rule.
   // std::nullopt when valid. For search terms and imports.

@@ -142,9 +142,9 @@ struct BadCatalogCase {
 
 std::string Entry(const std::string& overrides, const std::string& drop = "") {
   std::map<std::string, std::string> keys = {
-      {"key", "\"wechat_id\""},   {"label_zh", "\"微信号\""}, {"label_en", "\"WeChat ID\""},
-      {"class", "\"basic\""},     {"rule", "\"text\""},     {"type", "\"text\""},
-      {"protection", "\"sm4\""},  {"mask", "\"hidden\""}};
+      {"key", "\"wechat_id\""},  {"label_zh", "\"微信号\""}, {"label_en", "\"WeChat ID\""},
+      {"class", "\"basic\""},    {"rule", "\"text\""},       {"type", "\"text\""},
+      {"protection", "\"sm4\""}, {"mask", "\"hidden\""}};
   std::stringstream in(overrides);
   std::string line;
   while (std::getline(in, line)) {
@@ -220,7 +220,8 @@ TEST(CatalogTest, IdNumberMaskSettingReachesMaskValue) {  // R-CAT-2a
   config.id_number_mask = "first6_last4";
   const Result<Catalog> safer = LoadWith("", config);
   ASSERT_TRUE(safer.ok());
-  EXPECT_EQ(safer->MaskValue(*safer->Find("id_number"), "11010519491231002X"), "110105********002X");
+  EXPECT_EQ(safer->MaskValue(*safer->Find("id_number"), "11010519491231002X"),
+            "110105********002X");
   const Catalog seed = LoadOrDie();
   EXPECT_EQ(seed.id_number_mask(), "first6_last6");
   EXPECT_EQ(seed.MaskValue(*seed.Find("id_number"), "11010519491231002X"), "110105******31002X");
@@ -239,16 +240,15 @@ TEST(ValidateRecordTest, ValidRecordComesBackNormalised) {
                                         {"org_credit_code", "91350100m000100y43"}},
                                        true);
   ASSERT_TRUE(result.ok()) << result.status().ToString();
-  const std::map<std::string, std::string> expected = {
-      {"name", "张三"},
-      {"id_number", "11010519491231002X"},
-      {"phone", "13812345678"},
-      {"email", "zhang@example.com"},
-      {"bank_account", "4111111111111111"},
-      {"credit_rating", "BBB"},
-      {"biometric", "AAECAw=="},
-      {"consumption_frequency", "12"},
-      {"org_credit_code", "91350100M000100Y43"}};
+  const std::map<std::string, std::string> expected = {{"name", "张三"},
+                                                       {"id_number", "11010519491231002X"},
+                                                       {"phone", "13812345678"},
+                                                       {"email", "zhang@example.com"},
+                                                       {"bank_account", "4111111111111111"},
+                                                       {"credit_rating", "BBB"},
+                                                       {"biometric", "AAECAw=="},
+                                                       {"consumption_frequency", "12"},
+                                                       {"org_credit_code", "91350100M000100Y43"}};
   EXPECT_EQ(*result, expected);
 }
 
@@ -311,9 +311,9 @@ TEST(ValidateRecordTest, SizeLimitsApplyPerFieldAndGlobally) {
   limits.binary_field_bytes_max = 3;
   const Result<Catalog> tight = LoadWith("", {}, "default", limits);
   ASSERT_TRUE(tight.ok());
-  EXPECT_EQ(ErrorsOf(tight->ValidateRecord({{"address", std::string(101, 'a')},
-                                            {"biometric", "AAECAw=="}},  // 4 bytes decoded
-                                           false)),
+  EXPECT_EQ(ErrorsOf(tight->ValidateRecord(
+                {{"address", std::string(101, 'a')}, {"biometric", "AAECAw=="}},  // 4 bytes decoded
+                false)),
             (std::vector<FieldError>{{"address", "too_long"}, {"biometric", "too_long"}}));
   EXPECT_TRUE(tight->ValidateRecord({{"biometric", "AAEC"}}, false).ok());
 }
@@ -331,9 +331,9 @@ TEST(ValidateRecordTest, EncodingEmptyAndRangeReasons) {
                                      {"purchase_preference", "empty"}}));
   EXPECT_EQ(ErrorsOf(catalog.ValidateRecord({{"consumption_frequency", "1000001"}}, false)),
             (std::vector<FieldError>{{"consumption_frequency", "out_of_range"}}));
-  EXPECT_EQ(ErrorsOf(catalog.ValidateRecord({{"consumption_frequency", "9999999999999999999"}},
-                                            false)),
-            (std::vector<FieldError>{{"consumption_frequency", "not_integer"}}));
+  EXPECT_EQ(
+      ErrorsOf(catalog.ValidateRecord({{"consumption_frequency", "9999999999999999999"}}, false)),
+      (std::vector<FieldError>{{"consumption_frequency", "not_integer"}}));
 }
 
 TEST(ValidateRecordTest, BirthYearBoundComesFromTheCaller) {

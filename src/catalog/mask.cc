@@ -22,13 +22,13 @@ bool AllDigits(std::string_view s) {
 // Compound (two-character) surnames from the Hundred Family Surnames and
 // modern usage. A name that starts with one keeps both characters.
 constexpr std::u32string_view kCompoundSurnames[] = {
-    U"欧阳", U"司马", U"上官", U"诸葛", U"东方", U"皇甫", U"尉迟", U"公孙", U"慕容", U"长孙",
-    U"宇文", U"司徒", U"夏侯", U"轩辕", U"令狐", U"钟离", U"独孤", U"南宫", U"西门", U"端木",
-    U"百里", U"呼延", U"澹台", U"公冶", U"太史", U"申屠", U"万俟", U"闻人", U"赫连", U"东郭",
-    U"淳于", U"单于", U"濮阳", U"太叔", U"仲孙", U"宗政", U"公羊", U"亓官", U"司寇", U"子车",
-    U"颛孙", U"壤驷", U"公良", U"漆雕", U"乐正", U"宰父", U"谷梁", U"拓跋", U"夹谷", U"段干",
-    U"东门", U"梁丘", U"左丘", U"公西", U"第五", U"鲜于", U"闾丘", U"巫马", U"羊舌", U"微生",
-    U"司空",
+    U"欧阳", U"司马", U"上官", U"诸葛", U"东方", U"皇甫", U"尉迟", U"公孙", U"慕容",
+    U"长孙", U"宇文", U"司徒", U"夏侯", U"轩辕", U"令狐", U"钟离", U"独孤", U"南宫",
+    U"西门", U"端木", U"百里", U"呼延", U"澹台", U"公冶", U"太史", U"申屠", U"万俟",
+    U"闻人", U"赫连", U"东郭", U"淳于", U"单于", U"濮阳", U"太叔", U"仲孙", U"宗政",
+    U"公羊", U"亓官", U"司寇", U"子车", U"颛孙", U"壤驷", U"公良", U"漆雕", U"乐正",
+    U"宰父", U"谷梁", U"拓跋", U"夹谷", U"段干", U"东门", U"梁丘", U"左丘", U"公西",
+    U"第五", U"鲜于", U"闾丘", U"巫马", U"羊舌", U"微生", U"司空",
 };
 
 std::string MaskName(std::string_view value) {
@@ -164,11 +164,13 @@ std::string MaskBankAccount(std::string_view value) {
 
 std::string MaskEmail(std::string_view value) {
   const size_t at = value.find('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 >= value.size()) return std::string(kHidden);
+  if (at == std::string_view::npos || at == 0 || at + 1 >= value.size())
+    return std::string(kHidden);
   const auto first = static_cast<unsigned char>(value[0]);
   if (first >= 0x80 || first < 0x21) return std::string(kHidden);  // the local part is ASCII
   const std::string_view domain = value.substr(at + 1);
-  if (!IsValidUtf8(domain) || domain.find('@') != std::string_view::npos) return std::string(kHidden);
+  if (!IsValidUtf8(domain) || domain.find('@') != std::string_view::npos)
+    return std::string(kHidden);
   return std::string(1, value[0]) + "***@" + std::string(domain);
 }
 

@@ -73,7 +73,7 @@ TEST(MaskTest, MalformedPhonesAreHidden) {
 }
 
 TEST(MaskTest, MalformedIdNumbersAreHidden) {
-  EXPECT_EQ(Mask("id_number", "110105194912310"), "***");  // 15 digits
+  EXPECT_EQ(Mask("id_number", "110105194912310"), "***");     // 15 digits
   EXPECT_EQ(Mask("id_number", "11010519491231002x"), "***");  // not normalised
   EXPECT_EQ(Mask("id_number", "11010519491231002X1"), "***");
   EXPECT_EQ(Mask("id_number", ""), "***");
@@ -90,12 +90,14 @@ TEST(MaskTest, BankAccountShowsFirst3AndLast4WithOneStarPerHiddenDigit) {
 
 TEST(MaskTest, AddressIsCutAfterTheDistrictOrCounty) {
   EXPECT_EQ(Mask("address", "上海市浦东新区世纪大道100号"), "上海市浦东新区****");
-  EXPECT_EQ(Mask("address", "广西壮族自治区南宁市青秀区民族大道1号"), "广西壮族自治区南宁市青秀区****");
+  EXPECT_EQ(Mask("address", "广西壮族自治区南宁市青秀区民族大道1号"),
+            "广西壮族自治区南宁市青秀区****");
   EXPECT_EQ(Mask("address", "浙江省杭州市余杭区文一西路969号"), "浙江省杭州市余杭区****");
   EXPECT_EQ(Mask("address", "河北省保定市涞源县城关镇"), "河北省保定市涞源县****");
   EXPECT_EQ(Mask("address", "内蒙古自治区呼伦贝尔市鄂温克族自治旗巴彦托海镇"),
             "内蒙古自治区呼伦贝尔市鄂温克族自治旗****");
-  EXPECT_EQ(Mask("address", "新疆维吾尔自治区阿克苏地区库车市天山路"), "新疆维吾尔自治区阿克苏地区库车市****");
+  EXPECT_EQ(Mask("address", "新疆维吾尔自治区阿克苏地区库车市天山路"),
+            "新疆维吾尔自治区阿克苏地区库车市****");
 }
 
 TEST(MaskTest, AddressWithCountyLevelCityAfterProvinceIsCutAfterThatCity) {
@@ -115,7 +117,8 @@ TEST(MaskTest, AddressWithoutMarkerShowsAtMostSixCharactersAndHalf) {
   EXPECT_EQ(Mask("address", "某某路某某号某某楼某某室"), "某某路某某号****");
   EXPECT_EQ(Mask("address", "人民路1号"), "人民****");
   EXPECT_EQ(Mask("address", "88 Jianguo Road, Chaoyang"), "88 Jia****");
-  EXPECT_EQ(Mask("address", "北京市"), "北京市****");  // the municipality is the district level here
+  EXPECT_EQ(Mask("address", "北京市"),
+            "北京市****");  // the municipality is the district level here
   EXPECT_EQ(Mask("address", "路"), "***");
   EXPECT_EQ(Mask("address", ""), "***");
   EXPECT_EQ(Mask("address", "\xE5\x8C\x97\xFF\xFF\xFF"), "***");

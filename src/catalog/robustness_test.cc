@@ -18,12 +18,25 @@ constexpr int kRandomCases = 20000;
 
 // Valid values of every rule: the mutations start from these so they
 // reach deep into the validators, not only their first length check.
-const std::vector<std::string> kSeeds = {
-    "11010519491231002X", "440524188001010014", "13812345678", "+86 138 1234 5678",
-    "010-62345678", "0755-82345678-123", "4111111111111111", "91350100M000100Y43",
-    "zhang.san@example.com", "张三", "欧阳娜娜", "阿卜杜拉·买买提", "Alice Smith",
-    "北京市朝阳区建国路88号", "广西壮族自治区南宁市青秀区民族大道1号", "AAECAw==", "BBB", "0012",
-    "11010519491231002\xEF\xBC\xB8"};
+const std::vector<std::string> kSeeds = {"11010519491231002X",
+                                         "440524188001010014",
+                                         "13812345678",
+                                         "+86 138 1234 5678",
+                                         "010-62345678",
+                                         "0755-82345678-123",
+                                         "4111111111111111",
+                                         "91350100M000100Y43",
+                                         "zhang.san@example.com",
+                                         "张三",
+                                         "欧阳娜娜",
+                                         "阿卜杜拉·买买提",
+                                         "Alice Smith",
+                                         "北京市朝阳区建国路88号",
+                                         "广西壮族自治区南宁市青秀区民族大道1号",
+                                         "AAECAw==",
+                                         "BBB",
+                                         "0012",
+                                         "11010519491231002\xEF\xBC\xB8"};
 
 std::string RandomBytes(std::mt19937& rng) {
   std::uniform_int_distribution<int> length(0, 48);
@@ -41,9 +54,10 @@ std::string Mutate(std::mt19937& rng, std::string s) {
   for (int n = edits(rng); n > 0; --n) {
     const int op = std::uniform_int_distribution<int>(0, 3)(rng);
     const size_t pos = s.empty() ? 0 : std::uniform_int_distribution<size_t>(0, s.size() - 1)(rng);
-    const char c = std::uniform_int_distribution<int>(0, 1)(rng)
-                       ? interesting[std::uniform_int_distribution<size_t>(0, interesting.size() - 1)(rng)]
-                       : static_cast<char>(byte(rng));
+    const char c =
+        std::uniform_int_distribution<int>(0, 1)(rng)
+            ? interesting[std::uniform_int_distribution<size_t>(0, interesting.size() - 1)(rng)]
+            : static_cast<char>(byte(rng));
     if (op == 0 && !s.empty()) {
       s[pos] = c;
     } else if (op == 1) {
@@ -66,14 +80,14 @@ TEST(RobustnessTest, RandomInputNeverCrashesAndPersonalMasksNeverEchoTheInput) {
   std::mt19937 rng(20261129);  // fixed seed: a failure repeats
   int valid_by_chance = 0;
   for (int i = 0; i < kRandomCases; ++i) {
-    const std::string input =
-        i % 2 == 0 ? RandomBytes(rng)
-                   : Mutate(rng, kSeeds[static_cast<size_t>(i / 2) % kSeeds.size()]);
+    const std::string input = i % 2 == 0
+                                  ? RandomBytes(rng)
+                                  : Mutate(rng, kSeeds[static_cast<size_t>(i / 2) % kSeeds.size()]);
     SCOPED_TRACE("case " + std::to_string(i));
     // Validators: any answer is fine, as long as they answer.
     const std::optional<Reason> reasons[] = {
-        CheckResidentId(input), CheckMobile(input),      CheckLandline(input), CheckPhone(input),
-        CheckBankAccount(input), CheckUscc(input),       CheckEmail(input),    CheckPersonName(input)};
+        CheckResidentId(input),  CheckMobile(input), CheckLandline(input), CheckPhone(input),
+        CheckBankAccount(input), CheckUscc(input),   CheckEmail(input),    CheckPersonName(input)};
     for (const auto& reason : reasons) {
       if (!reason) {
         ++valid_by_chance;

@@ -101,7 +101,8 @@ std::optional<Reason> CheckResidentId(std::string_view value, int max_birth_year
   }
   // ISO 7064 MOD 11-2: weight of position i (from the left, 0-based) is
   // 2^(17-i) mod 11; the check value makes the weighted sum 1 mod 11.
-  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5,  8, 4, 2, 1, 6,
+                                                   3, 7, 9,  10, 5, 8, 4, 2};
   static constexpr std::string_view kCheckChars = "10X98765432";
   int sum = 0;
   for (size_t i = 0; i < 17; ++i) sum += (body[i] - '0') * kWeights[i];
@@ -261,8 +262,8 @@ std::optional<Reason> CheckEmail(std::string_view value) {
     }
     for (char c : label) {
       const auto u = static_cast<unsigned char>(c);
-      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' ||
-                      u >= 0x80;
+      const bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' || u >= 0x80;
       if (!ok) return "format";
     }
     ++labels;
@@ -301,7 +302,9 @@ std::optional<Reason> CheckPersonName(std::string_view value) {
   // English (as in a passport): letters, then letters, spaces, hyphens,
   // apostrophes and periods.
   if (name.size() > 100) return "length";
-  const auto is_letter = [](char32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  const auto is_letter = [](char32_t c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  };
   if (!is_letter(name.front())) return "format";
   for (char32_t c : name) {
     if (!is_letter(c) && !IsSpace(c) && c != '-' && c != '\'' && c != '.') return "format";

@@ -122,8 +122,7 @@ TEST(ResidentIdTest, ProvinceCodeMustExist) {
   }
   for (const char* code : {"00", "10", "16", "20", "24", "30", "38", "40", "47", "55", "60", "66",
                            "70", "72", "80", "84", "90", "92", "99"}) {
-    EXPECT_EQ(CheckResidentId(WithCheckCharacter(std::string(code) + "010519491231002")),
-              "region")
+    EXPECT_EQ(CheckResidentId(WithCheckCharacter(std::string(code) + "010519491231002")), "region")
         << code;
   }
 }
@@ -208,9 +207,9 @@ TEST(EmailTest, SaneAddressesOnly) {
   for (const char* ok : {"zhang.san@example.com", "a+tag@mail.example.cn", "x@例子.中国"}) {
     EXPECT_EQ(CheckEmail(ok), std::nullopt) << ok;
   }
-  for (const char* bad : {"zhang", "@example.com", "zhang@", "a@@b.com", "a@b", "a@b.1",
-                          ".a@b.com", "a..b@b.com", "a@-b.com", "a@b..com", "张三@example.com",
-                          "a b@example.com"}) {
+  for (const char* bad :
+       {"zhang", "@example.com", "zhang@", "a@@b.com", "a@b", "a@b.1", ".a@b.com", "a..b@b.com",
+        "a@-b.com", "a@b..com", "张三@example.com", "a b@example.com"}) {
     EXPECT_EQ(CheckEmail(bad), "format") << bad;
   }
   EXPECT_EQ(CheckEmail(std::string(65, 'a') + "@example.com"), "format");
