@@ -1,11 +1,11 @@
 #include "http/message.h"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 namespace custvault::http {
 namespace {
@@ -41,19 +41,32 @@ Response JsonResponse(int status, const boost::json::value& body) {
 
 int HttpStatusFor(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return 200;
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kPermissionDenied: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kTooLarge: return 413;
-    case ErrorCode::kValidationFailed: return 422;
-    case ErrorCode::kLocked: return 423;
-    case ErrorCode::kRateLimited: return 429;
-    case ErrorCode::kUnavailable: return 503;
-    case ErrorCode::kDataLoss: return 500;
-    case ErrorCode::kInternal: return 500;
+    case ErrorCode::kOk:
+      return 200;
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kTooLarge:
+      return 413;
+    case ErrorCode::kValidationFailed:
+      return 422;
+    case ErrorCode::kLocked:
+      return 423;
+    case ErrorCode::kRateLimited:
+      return 429;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kDataLoss:
+      return 500;
+    case ErrorCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -81,8 +94,8 @@ Response ErrorResponse(const Status& status) {
     boost::json::array details;
     details.reserve(status.details().size());
     for (const FieldError& field_error : status.details()) {
-      details.push_back(boost::json::object{{"field", field_error.field},
-                                            {"reason", field_error.reason}});
+      details.push_back(
+          boost::json::object{{"field", field_error.field}, {"reason", field_error.reason}});
     }
     error["details"] = std::move(details);
   }

@@ -68,14 +68,12 @@ TEST(ErrorResponseTest, ClientErrorsKeepTheirMessageAndStableCode) {
 }
 
 TEST(ErrorResponseTest, ValidationDetailsNameFieldAndReason) {
-  const Response response =
-      ErrorResponse(Status(ErrorCode::kValidationFailed, "invalid fields",
-                           {{"id_number", "checksum"}, {"phone", "format"}}));
+  const Response response = ErrorResponse(Status(ErrorCode::kValidationFailed, "invalid fields",
+                                                 {{"id_number", "checksum"}, {"phone", "format"}}));
   EXPECT_EQ(response.status, 422);
-  EXPECT_EQ(response.body,
-            R"({"error":{"code":"validation_failed","message":"invalid fields",)"
-            R"("details":[{"field":"id_number","reason":"checksum"},)"
-            R"({"field":"phone","reason":"format"}]}})");
+  EXPECT_EQ(response.body, R"({"error":{"code":"validation_failed","message":"invalid fields",)"
+                           R"("details":[{"field":"id_number","reason":"checksum"},)"
+                           R"({"field":"phone","reason":"format"}]}})");
 }
 
 TEST(ErrorResponseTest, UnavailableSaysWhenToRetry) {
@@ -85,9 +83,8 @@ TEST(ErrorResponseTest, UnavailableSaysWhenToRetry) {
 }
 
 TEST(ErrorResponseTest, InternalMessageIsNeverShownToClients) {
-  const Response response =
-      ErrorResponse(Status(ErrorCode::kInternal, "sqlite: /var/lib/secret.db locked",
-                           {{"x", "y"}}));
+  const Response response = ErrorResponse(
+      Status(ErrorCode::kInternal, "sqlite: /var/lib/secret.db locked", {{"x", "y"}}));
   EXPECT_EQ(response.status, 500);
   EXPECT_EQ(response.body.find("sqlite"), std::string::npos);
   EXPECT_EQ(response.body.find("secret"), std::string::npos);

@@ -293,8 +293,7 @@ Response Router::Dispatch(Request& request) const {
     // Log the route only: the exception text may quote request data.
     spdlog::error("handler for {} {} threw an exception", best->method, best->pattern);
   } catch (...) {
-    spdlog::error("handler for {} {} threw a non-standard exception", best->method,
-                  best->pattern);
+    spdlog::error("handler for {} {} threw a non-standard exception", best->method, best->pattern);
   }
   return ErrorResponse(Internal("handler threw"));
 }

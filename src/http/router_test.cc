@@ -16,8 +16,7 @@ std::string HeaderOf(const Response& response, const std::string& name) {
 }
 
 std::string ErrorCodeOf(const Response& response) {
-  return std::string(
-      boost::json::parse(response.body).at("error").at("code").as_string());
+  return std::string(boost::json::parse(response.body).at("error").at("code").as_string());
 }
 
 Response Text(std::string body) {
@@ -90,8 +89,8 @@ TEST_F(RouterTest, LiteralSegmentWinsOverPlaceholder) {
 }
 
 TEST_F(RouterTest, NoMatchingPathIs404InTheErrorShape) {
-  for (const char* target : {"/nope", "/api/v1", "/api/v1/customers/C1/unknown", "/healthz/x",
-                             "/", "/api/v1/customers/"}) {
+  for (const char* target : {"/nope", "/api/v1", "/api/v1/customers/C1/unknown", "/healthz/x", "/",
+                             "/api/v1/customers/"}) {
     SCOPED_TRACE(target);
     const Response response = Run("GET", target);
     EXPECT_EQ(response.status, 404);
@@ -127,10 +126,10 @@ TEST_F(RouterTest, PathSegmentsArePercentDecoded) {
 }
 
 TEST_F(RouterTest, BadEscapesInThePathAre400) {
-  for (const char* target : {"/api/v1/customers/%00", "/api/v1/customers/%", "/api/v1/customers/%4",
-                             "/api/v1/customers/%zz", "/api/v1/customers/%0a", "/api/v1/customers/%7F",
-                             "/api/v1/customers/%ff", "/api/v1/customers/%C0%AF",
-                             "/api/v1/customers/%ED%A0%80"}) {
+  for (const char* target :
+       {"/api/v1/customers/%00", "/api/v1/customers/%", "/api/v1/customers/%4",
+        "/api/v1/customers/%zz", "/api/v1/customers/%0a", "/api/v1/customers/%7F",
+        "/api/v1/customers/%ff", "/api/v1/customers/%C0%AF", "/api/v1/customers/%ED%A0%80"}) {
     SCOPED_TRACE(target);
     const Response response = Run("GET", target);
     EXPECT_EQ(response.status, 400);
@@ -159,8 +158,8 @@ TEST_F(RouterTest, QueryStringIsParsedAndDecoded) {
 }
 
 TEST_F(RouterTest, BadQueryStringsAre400) {
-  for (const char* target : {"/echo?a=%00", "/echo?a=%", "/echo?a=%g1", "/echo?%00=1", "/echo?a=1&a=2",
-                             "/echo?=1", "/echo?a=%ff"}) {
+  for (const char* target : {"/echo?a=%00", "/echo?a=%", "/echo?a=%g1", "/echo?%00=1",
+                             "/echo?a=1&a=2", "/echo?=1", "/echo?a=%ff"}) {
     SCOPED_TRACE(target);
     EXPECT_EQ(Run("GET", target).status, 400);
   }

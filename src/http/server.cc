@@ -69,9 +69,8 @@ constexpr std::pair<const char*, const char*> kSecurityHeaders[] = {
 };
 
 bool IsSafeHeaderText(std::string_view text) {
-  return !text.empty() && std::none_of(text.begin(), text.end(), [](char c) {
-    return c == '\r' || c == '\n' || c == '\0';
-  });
+  return !text.empty() && std::none_of(text.begin(), text.end(),
+                                       [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
 }
 
 // Builds the wire response from our Response.
@@ -118,8 +117,8 @@ Result<tcp::endpoint> ParseListenAddress(const std::string& listen) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  if (port_text.size() > 5 ||
-      !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(),
+                                           [](char c) { return c >= '0' && c <= '9'; })) {
     return InvalidArgument("server.listen has a bad port in '" + listen + "'");
   }
   const int port = std::stoi(port_text);
@@ -180,8 +179,9 @@ class Session : public std::enable_shared_from_this<Session> {
 class ServerImpl final : public HttpServer {
  public:
   ServerImpl(const ServerConfig& config, const Router& router)
-      : config_(config), router_(router), io_context_(std::make_unique<asio::io_context>(
-                                               std::max(config.io_threads, 1))) {}
+      : config_(config),
+        router_(router),
+        io_context_(std::make_unique<asio::io_context>(std::max(config.io_threads, 1))) {}
 
   ~ServerImpl() override {
     Stop();
@@ -282,8 +282,8 @@ void Session::OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
   request_keep_alive_ = header.keep_alive();
   // curl and others wait (up to a second) for "100 Continue" before
   // sending a body; the header already passed the size checks.
-  if (header.version() >= 11 &&
-      beast::iequals(header[bhttp::field::expect], "100-continue") && !parser_->is_done()) {
+  if (header.version() >= 11 && beast::iequals(header[bhttp::field::expect], "100-continue") &&
+      !parser_->is_done()) {
     continue_response_ = {};
     continue_response_.version(11);
     continue_response_.result(bhttp::status::continue_);
@@ -565,8 +565,8 @@ void ServerImpl::Wait() {
 Result<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerConfig& config,
                                                        const Router& router) {
   if (config.io_threads < 1 || config.worker_threads < 1 || config.worker_queue_max < 1 ||
-      config.body_bytes_max < 0 || config.header_bytes_max < 1 ||
-      config.request_timeout_ms < 1 || config.connections_max < 1) {
+      config.body_bytes_max < 0 || config.header_bytes_max < 1 || config.request_timeout_ms < 1 ||
+      config.connections_max < 1) {
     return InvalidArgument("server settings must be positive");
   }
   // Validate the address now so a typo fails before anything starts.

@@ -92,8 +92,8 @@ class Client {
     while (line_end != std::string::npos) {
       const size_t start = line_end + 2;
       line_end = head.find("\r\n", start);
-      const std::string line = head.substr(start, line_end == std::string::npos ? std::string::npos
-                                                                                : line_end - start);
+      const std::string line =
+          head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
       const size_t colon = line.find(':');
       if (colon == std::string::npos) continue;
       std::string name = line.substr(0, colon);
@@ -103,8 +103,9 @@ class Client {
       value.erase(0, value.find_first_not_of(' '));
       response.headers[name] = value;
     }
-    const size_t length =
-        response.headers.count("content-length") ? std::stoul(response.headers["content-length"]) : 0;
+    const size_t length = response.headers.count("content-length")
+                              ? std::stoul(response.headers["content-length"])
+                              : 0;
     while (pending_.size() < length) {
       if (!Fill()) return std::nullopt;
     }
@@ -166,9 +167,8 @@ class ServerTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       return Text("slow");
     });
-    router_.Add("POST", "/api/v1/echo", [](Request& request) {
-      return Text(request.method + " " + request.body);
-    });
+    router_.Add("POST", "/api/v1/echo",
+                [](Request& request) { return Text(request.method + " " + request.body); });
     router_.Add("GET", "/api/v1/peer", [](Request& request) {
       return Text(request.peer_ip + " " + request.Header("x-test") + " " + request.query["q"]);
     });
@@ -253,8 +253,8 @@ TEST_F(ServerTest, ErrorsCarrySecurityHeadersToo_R_OPS_3) {
   ASSERT_TRUE(response);
   ExpectApiError(*response, 404, "not_found");
   ExpectSecurityHeaders(*response);
-  auto wrong_method = client.Send("DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n") ? client.Read()
-                                                                                 : std::nullopt;
+  auto wrong_method =
+      client.Send("DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n") ? client.Read() : std::nullopt;
   ASSERT_TRUE(wrong_method);
   EXPECT_EQ(wrong_method->status, 405);
   EXPECT_EQ(wrong_method->Header("allow"), "GET");
@@ -273,9 +273,9 @@ TEST_F(ServerTest, RequestReachesHandlerWithPeerHeadersAndQuery) {
 TEST_F(ServerTest, PostBodyIsDelivered) {
   StartServer();
   Client client(server_->port());
-  ASSERT_TRUE(client.Send(
-      "POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-      "Content-Length: 9\r\n\r\n{\"a\":\"b\"}"));
+  ASSERT_TRUE(
+      client.Send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 9\r\n\r\n{\"a\":\"b\"}"));
   auto response = client.Read();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
@@ -285,9 +285,9 @@ TEST_F(ServerTest, PostBodyIsDelivered) {
 TEST_F(ServerTest, ExpectContinueGets100ThenTheAnswer) {
   StartServer();
   Client client(server_->port());
-  ASSERT_TRUE(client.Send(
-      "POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
-      "Content-Length: 5\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                  "Content-Length: 5\r\n\r\n"));
   auto interim = client.Read();
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100);
@@ -301,7 +301,8 @@ TEST_F(ServerTest, ExpectContinueGets100ThenTheAnswer) {
 TEST_F(ServerTest, DeclaredBodyOverTheLimitGets413InTheErrorShape_R_OPS_3) {
   StartServer();
   Client client(server_->port());
-  ASSERT_TRUE(client.Send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n"));
   auto response = client.Read();
   ASSERT_TRUE(response);
   ExpectApiError(*response, 413, "too_large");
@@ -314,7 +315,8 @@ TEST_F(ServerTest, ChunkedBodyOverTheLimitGets413_R_OPS_3) {
   StartServer();
   Client client(server_->port());
   const std::string chunk(800, 'x');
-  std::string request = "POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string request =
+      "POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
   request += "320\r\n" + chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n";
   ASSERT_TRUE(client.Send(request));
   auto response = client.Read();
@@ -395,9 +397,9 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   StartServer();
   Client client(server_->port());
-  ASSERT_TRUE(client.Send(
-      "GET /api/v1/slow HTTP/1.1\r\nHost: t\r\n\r\n"
-      "GET /api/v1/fast HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(
+      client.Send("GET /api/v1/slow HTTP/1.1\r\nHost: t\r\n\r\n"
+                  "GET /api/v1/fast HTTP/1.1\r\nHost: t\r\n\r\n"));
   auto first = client.Read();
   auto second = client.Read();
   ASSERT_TRUE(first);
@@ -530,8 +532,8 @@ TEST_F(ServerTest, BindFailureNamesTheAddress) {
 }
 
 TEST_F(ServerTest, BadListenAddressIsRefusedAtCreate) {
-  for (const char* listen : {"", "127.0.0.1", "127.0.0.1:", "nohost:80", "127.0.0.1:70000",
-                             "127.0.0.1:http"}) {
+  for (const char* listen :
+       {"", "127.0.0.1", "127.0.0.1:", "nohost:80", "127.0.0.1:70000", "127.0.0.1:http"}) {
     SCOPED_TRACE(listen);
     ServerConfig config = config_;
     config.listen = listen;

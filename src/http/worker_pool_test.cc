@@ -65,7 +65,10 @@ TEST(WorkerPoolTest, ShutdownDrainsQueuedTasksThenRefusesNewOnes) {
   Gate gate;
   std::atomic<int> done{0};
   WorkerPool pool(1, 8);
-  ASSERT_TRUE(pool.TrySubmit([&] { gate.Wait(); ++done; }));
+  ASSERT_TRUE(pool.TrySubmit([&] {
+    gate.Wait();
+    ++done;
+  }));
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(pool.TrySubmit([&] { ++done; }));
   std::thread opener([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
