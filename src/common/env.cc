@@ -1,6 +1,7 @@
 #include "common/env.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,6 +60,8 @@ class PosixEnv final : public Env {
       data.append(buffer, static_cast<size_t>(n));
     }
     ::close(fd);
+    // The buffer may have held key material (the master key file).
+    OPENSSL_cleanse(buffer, sizeof buffer);
     return data;
   }
 

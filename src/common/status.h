@@ -1,7 +1,7 @@
 // Status and Result<T>: the one way fallible code reports failure.
 //
 // Expected failures (bad input, missing rows, broken ciphertext, I/O) are
-// values, never exceptions. Exactly one place, http/error_mapping.cc, turns
+// values, never exceptions. Exactly one place, http/message.cc (ErrorResponse), turns
 // an ErrorCode into an HTTP status; everything below http/ speaks only this.
 //
 // A Status message must never contain plaintext personal data: name the
