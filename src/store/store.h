@@ -48,6 +48,10 @@ struct CustomerUpdate {
   std::map<std::string, std::string> set_fields;
   std::map<std::string, std::string> set_blind_indexes;
   std::vector<std::string> removed_fields;
+  // Tags to set (dimension -> value, replacing that dimension's value) and
+  // dimensions to remove; applied in the same transaction.
+  std::map<std::string, std::string> set_tags;
+  std::vector<std::string> removed_tags;
 };
 
 struct StoredKey {
@@ -98,12 +102,17 @@ class Store {
 
 struct SqliteOptions {
   std::string path;
-  int readers = 4;
-  int busy_timeout_ms = 5000;
+  int readers = 4;                    // 1..64 read-only connections
+  int busy_timeout_ms = 5000;         // SQLite busy handler and writer-lock wait
+  int reader_wait_timeout_ms = 2000;  // wait for a free reader, then kUnavailable
+  bool migrate_on_open = true;        // apply missing migrations when opening
 };
 
-// Opens (creating if missing) an SQLite database in WAL mode with one writer
-// connection and a pool of `readers` read-only connections.
+// Opens (creating if missing, mode 0600) an SQLite database in WAL mode with
+// one writer connection and a pool of `readers` read-only connections.
+// Errors: kInvalidArgument for bad options, kDataLoss if the file is not an
+// SQLite database or is corrupt, kInternal if its schema is newer than this
+// code knows.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
 
 }  // namespace custvault::store

@@ -1,0 +1,106 @@
+#include "store/sqlite/migrations.h"
+
+#include <iterator>
+#include <string>
+
+namespace custvault::store::sqlite {
+namespace {
+
+// Migration 1: everything. See docs/formats/database-schema.md for why each
+// table and index looks the way it does. Never edit a migration that has
+// shipped: add migration N+1 instead.
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE customers (
+  id            TEXT    NOT NULL PRIMARY KEY,
+  status        TEXT    NOT NULL,
+  channel       TEXT    NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  updated_at_us INTEGER NOT NULL,
+  key_version   INTEGER NOT NULL,
+  kek_version   INTEGER NOT NULL,
+  fields        BLOB    NOT NULL
+);
+CREATE TABLE customer_keys (
+  customer_id TEXT    NOT NULL PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+  kek_version INTEGER NOT NULL,
+  wrapped     BLOB    NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE blind_index (
+  field_key   TEXT NOT NULL,
+  digest      BLOB NOT NULL,
+  customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+  PRIMARY KEY (field_key, digest, customer_id)
+) WITHOUT ROWID;
+CREATE INDEX blind_index_by_customer ON blind_index(customer_id, field_key);
+CREATE TABLE customer_tags (
+  customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+  dimension   TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  PRIMARY KEY (customer_id, dimension)
+) WITHOUT ROWID;
+CREATE INDEX customer_tags_by_value ON customer_tags(dimension, value, customer_id);
+CREATE TABLE keys (
+  purpose       TEXT    NOT NULL,
+  version       INTEGER NOT NULL,
+  wrapped       BLOB    NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  PRIMARY KEY (purpose, version)
+) WITHOUT ROWID;
+CREATE TABLE settings (
+  name  TEXT NOT NULL PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1};
+constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
+
+constexpr char kCreateVersionTable[] =
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)";
+constexpr char kVersionTableExists[] =
+    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'";
+constexpr char kSelectVersion[] = "SELECT coalesce(max(version), 0) FROM schema_version";
+constexpr char kInsertVersion[] = "INSERT INTO schema_version (version) VALUES (?1)";
+
+}  // namespace
+
+int LatestSchemaVersion() { return kMigrationCount; }
+
+Result<int> ReadSchemaVersion(Connection& connection) {
+  {
+    ASSIGN_OR_RETURN(auto exists, connection.Prepare(kVersionTableExists, "read schema version"));
+    ASSIGN_OR_RETURN(const bool has_table, exists->Step());
+    if (!has_table) return 0;
+  }
+  ASSIGN_OR_RETURN(auto select, connection.Prepare(kSelectVersion, "read schema version"));
+  ASSIGN_OR_RETURN(const bool has_row, select->Step());
+  if (!has_row) return 0;
+  return static_cast<int>(select->ColumnInt64(0));
+}
+
+Status CheckSchemaNotNewer(Connection& connection) {
+  ASSIGN_OR_RETURN(const int version, ReadSchemaVersion(connection));
+  if (version > LatestSchemaVersion()) {
+    return Internal("database schema version " + std::to_string(version) +
+                    " is newer than this build supports (" + std::to_string(LatestSchemaVersion()) +
+                    "); run a newer custvault or restore a matching backup");
+  }
+  return Status::Ok();
+}
+
+Status ApplyMigrations(Connection& writer) {
+  Transaction transaction(writer);
+  RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
+  RETURN_IF_ERROR(writer.Exec(kCreateVersionTable, "create schema_version"));
+  ASSIGN_OR_RETURN(const int current, ReadSchemaVersion(writer));
+  if (current > LatestSchemaVersion()) return CheckSchemaNotNewer(writer);
+  for (int version = current + 1; version <= LatestSchemaVersion(); ++version) {
+    RETURN_IF_ERROR(writer.Exec(kMigrations[version - 1], "apply migration " + std::to_string(version)));
+    ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertVersion, "record schema version"));
+    insert->BindInt64(1, version);
+    RETURN_IF_ERROR(insert->Run());
+  }
+  return transaction.Commit();
+}
+
+}  // namespace custvault::store::sqlite

@@ -1,0 +1,71 @@
+// SqliteStore: the Store on one SQLite file (WAL mode).
+//
+// One writer connection, guarded by a timed mutex, runs every write, so
+// writes are serialised in this process and never meet SQLITE_BUSY from one
+// another; `readers` read-only connections in a bounded pool serve reads,
+// which in WAL mode run beside the writer without blocking it. Every method
+// is safe to call from many threads.
+//
+// Pragmas and their reasons are in docs/formats/database-schema.md.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include "store/sqlite/connection.h"
+#include "store/sqlite/connection_pool.h"
+#include "store/store.h"
+
+namespace custvault::store::sqlite {
+
+class SqliteStore final : public Store {
+ public:
+  static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
+  ~SqliteStore() override = default;
+
+  Status Migrate() override;
+  Result<int> SchemaVersion() override;
+
+  Status PutKey(const StoredKey& key) override;
+  Result<std::vector<StoredKey>> ListKeys() override;
+
+  Status PutSetting(const std::string& name, const std::string& value) override;
+  Result<std::optional<std::string>> GetSetting(const std::string& name) override;
+
+  Status InsertCustomer(const CustomerRecord& record) override;
+  Status InsertCustomers(const std::vector<CustomerRecord>& records) override;
+  Result<CustomerRecord> GetCustomer(const std::string& id) override;
+  Result<CustomerPage> ListCustomers(const std::optional<std::pair<std::string, std::string>>& tag,
+                                     const std::optional<std::string>& cursor, int limit) override;
+  Result<CustomerPage> FindByBlindIndex(const std::string& field_key, const std::string& digest,
+                                        const std::optional<std::string>& cursor, int limit) override;
+  Status UpdateCustomer(const CustomerUpdate& update) override;
+  Status DeleteCustomer(const std::string& id) override;
+  Result<int64_t> CountCustomers() override;
+
+  // Copies the WAL into the database file and truncates the WAL to zero
+  // bytes. kUnavailable if readers kept it from finishing within the busy
+  // timeout. DeleteCustomer calls it (best effort) so a shredded customer's
+  // old pages do not linger in the WAL.
+  Status Checkpoint();
+
+  // Borrows a reader from the pool (for tests and maintenance tools); it
+  // counts against the pool until destroyed.
+  Result<PooledConnection> AcquireReader() { return readers_->Acquire(); }
+
+ private:
+  SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<ConnectionPool> readers,
+              std::chrono::milliseconds writer_wait_timeout)
+      : writer_(std::move(writer)), readers_(std::move(readers)), writer_wait_timeout_(writer_wait_timeout) {}
+
+  Result<std::unique_lock<std::timed_mutex>> LockWriter();
+  Status CheckpointLocked(int reader_wait_ms);
+
+  std::timed_mutex writer_mutex_;
+  std::unique_ptr<Connection> writer_;  // guarded by writer_mutex_
+  std::unique_ptr<ConnectionPool> readers_;
+  const std::chrono::milliseconds writer_wait_timeout_;
+};
+
+}  // namespace custvault::store::sqlite
