@@ -320,10 +320,22 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
       new SqliteStore(std::move(writer), std::move(pool), std::chrono::milliseconds(options.busy_timeout_ms)));
 }
 
-Result<std::unique_lock<std::timed_mutex>> SqliteStore::LockWriter() {
-  std::unique_lock lock(writer_mutex_, std::defer_lock);
-  if (!lock.try_lock_for(writer_wait_timeout_)) return Unavailable("database writer is busy; retry later");
-  return lock;
+Result<SqliteStore::WriterLease> SqliteStore::LockWriter() {
+  std::unique_lock lock(writer_mutex_);
+  if (!writer_released_.wait_for(lock, writer_wait_timeout_, [this] { return !writer_in_use_; })) {
+    return Unavailable("database writer is busy; retry later");
+  }
+  writer_in_use_ = true;
+  return WriterLease(this);
+}
+
+SqliteStore::WriterLease::~WriterLease() {
+  if (store_ == nullptr) return;
+  {
+    std::lock_guard lock(store_->writer_mutex_);
+    store_->writer_in_use_ = false;
+  }
+  store_->writer_released_.notify_one();
 }
 
 Status SqliteStore::Migrate() {

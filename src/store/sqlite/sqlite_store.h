@@ -10,8 +10,10 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 #include "store/sqlite/connection.h"
 #include "store/sqlite/connection_pool.h"
@@ -59,11 +61,28 @@ class SqliteStore final : public Store {
               std::chrono::milliseconds writer_wait_timeout)
       : writer_(std::move(writer)), readers_(std::move(readers)), writer_wait_timeout_(writer_wait_timeout) {}
 
-  Result<std::unique_lock<std::timed_mutex>> LockWriter();
+  // Exclusive use of the writer connection, waited for up to
+  // writer_wait_timeout_. (A flag + condition variable rather than
+  // std::timed_mutex: GCC 12's timed_mutex locks through
+  // pthread_mutex_clocklock, which ThreadSanitizer does not see, so every
+  // unlock was reported as a false "unlock of an unlocked mutex".)
+  class WriterLease {
+   public:
+    explicit WriterLease(SqliteStore* store) : store_(store) {}
+    WriterLease(WriterLease&& other) noexcept : store_(std::exchange(other.store_, nullptr)) {}
+    WriterLease& operator=(WriterLease&&) = delete;
+    ~WriterLease();
+
+   private:
+    SqliteStore* store_;
+  };
+  Result<WriterLease> LockWriter();
   Status CheckpointLocked(int reader_wait_ms);
 
-  std::timed_mutex writer_mutex_;
-  std::unique_ptr<Connection> writer_;  // guarded by writer_mutex_
+  std::mutex writer_mutex_;
+  std::condition_variable writer_released_;
+  bool writer_in_use_ = false;          // guarded by writer_mutex_
+  std::unique_ptr<Connection> writer_;  // used only by the holder of a WriterLease
   std::unique_ptr<ConnectionPool> readers_;
   const std::chrono::milliseconds writer_wait_timeout_;
 };

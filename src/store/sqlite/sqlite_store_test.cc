@@ -610,6 +610,24 @@ TEST_F(SqliteStoreTest, GarbageFileIsACleanError) {
   EXPECT_EQ(store.status().code(), ErrorCode::kDataLoss) << store.status().ToString();
 }
 
+// Fault: an unusable path is a clean error, and bad options are refused.
+TEST_F(SqliteStoreTest, UnusablePathOrOptionsAreCleanErrors) {
+  SqliteOptions options = Options();
+  options.path = (fs::path(dir_) / "no-such-dir" / "custvault.db").string();
+  Result<std::unique_ptr<Store>> missing_dir = OpenSqliteStore(options);
+  ASSERT_FALSE(missing_dir.ok());
+  EXPECT_EQ(missing_dir.status().code(), ErrorCode::kInternal);
+
+  options = Options();
+  options.path = ":memory:";
+  EXPECT_EQ(OpenSqliteStore(options).status().code(), ErrorCode::kInvalidArgument);
+  options = Options();
+  options.readers = 0;
+  EXPECT_EQ(OpenSqliteStore(options).status().code(), ErrorCode::kInvalidArgument);
+  options.readers = 65;
+  EXPECT_EQ(OpenSqliteStore(options).status().code(), ErrorCode::kInvalidArgument);
+}
+
 // Fault: a damaged fields blob on disk is reported as data loss.
 TEST_F(SqliteStoreTest, CorruptFieldsBlobIsDataLoss) {
   SqliteStore& store = OpenStore();
