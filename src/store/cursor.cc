@@ -15,13 +15,16 @@ std::string EncodeCursor(std::string_view last_id) {
 }
 
 Result<std::string> DecodeCursor(std::string_view cursor) {
-  if (cursor.empty() || cursor.size() > kCursorTextMax) return InvalidArgument("invalid page cursor");
+  if (cursor.empty() || cursor.size() > kCursorTextMax)
+    return InvalidArgument("invalid page cursor");
   Result<std::string> plain = Base64Decode(cursor);
   if (!plain.ok()) return InvalidArgument("invalid page cursor");
   std::string_view text = *plain;
-  if (text.substr(0, kCursorPrefix.size()) != kCursorPrefix) return InvalidArgument("invalid page cursor");
+  if (text.substr(0, kCursorPrefix.size()) != kCursorPrefix)
+    return InvalidArgument("invalid page cursor");
   text.remove_prefix(kCursorPrefix.size());
-  if (text.empty() || text.size() > kCustomerIdBytesMax) return InvalidArgument("invalid page cursor");
+  if (text.empty() || text.size() > kCustomerIdBytesMax)
+    return InvalidArgument("invalid page cursor");
   return std::string(text);
 }
 

@@ -13,14 +13,13 @@ TEST(CursorTest, RoundTripsAnId) {
   EXPECT_EQ(*id, "C20250101123456");
 }
 
-TEST(CursorTest, IsOpaqueBase64) {
-  EXPECT_EQ(EncodeCursor("C1"), Base64Encode("v1:C1"));
-}
+TEST(CursorTest, IsOpaqueBase64) { EXPECT_EQ(EncodeCursor("C1"), Base64Encode("v1:C1")); }
 
 TEST(CursorTest, RejectsAnythingItDidNotMake) {
   for (const std::string& bad :
-       {std::string(""), std::string("not base64!"), Base64Encode("v2:C1"), Base64Encode("v1:"), Base64Encode("C1"),
-        Base64Encode("v1:" + std::string(kCustomerIdBytesMax + 1, 'x')), std::string("dj")}) {
+       {std::string(""), std::string("not base64!"), Base64Encode("v2:C1"), Base64Encode("v1:"),
+        Base64Encode("C1"), Base64Encode("v1:" + std::string(kCustomerIdBytesMax + 1, 'x')),
+        std::string("dj")}) {
     Result<std::string> id = DecodeCursor(bad);
     ASSERT_FALSE(id.ok()) << bad;
     EXPECT_EQ(id.status().code(), ErrorCode::kInvalidArgument) << bad;

@@ -52,7 +52,8 @@ Status ValidateFields(const std::map<std::string, std::string>& fields) {
   for (const auto& [key, value] : fields) {
     if (key.empty()) return InvalidArgument("empty field key");
     if (key.size() > kFieldKeyBytesMax) return InvalidArgument("field key too long");
-    if (value.size() > kFieldValueBytesMax) return InvalidArgument("stored value of field '" + key + "' too large");
+    if (value.size() > kFieldValueBytesMax)
+      return InvalidArgument("stored value of field '" + key + "' too large");
     total += 10 + key.size() + value.size();
   }
   if (total > kFieldsBlobBytesMax) return InvalidArgument("record fields too large in total");
@@ -78,7 +79,8 @@ std::string EncodeFieldsBlob(const std::map<std::string, std::string>& fields) {
 Result<std::map<std::string, std::string>> DecodeFieldsBlob(std::string_view blob) {
   if (blob.size() > kFieldsBlobBytesMax) return DataLoss("fields blob over its size limit");
   if (blob.empty()) return DataLoss("fields blob is empty");
-  if (static_cast<uint8_t>(blob[0]) != kFieldsBlobVersion) return DataLoss("fields blob has an unknown version");
+  if (static_cast<uint8_t>(blob[0]) != kFieldsBlobVersion)
+    return DataLoss("fields blob has an unknown version");
   size_t pos = 1;
   uint32_t count = 0;
   if (!ReadVarint32(blob, pos, count)) return DataLoss("fields blob count is malformed");
@@ -92,10 +94,13 @@ Result<std::map<std::string, std::string>> DecodeFieldsBlob(std::string_view blo
   for (uint32_t i = 0; i < count; ++i) {
     std::string_view key;
     std::string_view value;
-    if (!ReadBytes(blob, pos, kFieldKeyBytesMax, key)) return DataLoss("fields blob key is malformed");
+    if (!ReadBytes(blob, pos, kFieldKeyBytesMax, key))
+      return DataLoss("fields blob key is malformed");
     if (key.empty()) return DataLoss("fields blob has an empty key");
-    if (i > 0 && key <= previous_key) return DataLoss("fields blob keys are not strictly ascending");
-    if (!ReadBytes(blob, pos, kFieldValueBytesMax, value)) return DataLoss("fields blob value is malformed");
+    if (i > 0 && key <= previous_key)
+      return DataLoss("fields blob keys are not strictly ascending");
+    if (!ReadBytes(blob, pos, kFieldValueBytesMax, value))
+      return DataLoss("fields blob value is malformed");
     fields.emplace_hint(fields.end(), std::string(key), std::string(value));
     previous_key = key;
   }

@@ -31,7 +31,11 @@ TEST(FieldsBlobTest, EmptyMapIsTwoBytes) {
 
 TEST(FieldsBlobTest, LayoutIsVersionCountThenLengthPrefixedPairs) {
   // Pins the documented format (docs/formats/database-schema.md).
-  EXPECT_EQ(EncodeFieldsBlob({{"ab", "xyz"}}), std::string("\x01\x01\x02" "ab" "\x03" "xyz", 9));
+  EXPECT_EQ(EncodeFieldsBlob({{"ab", "xyz"}}), std::string("\x01\x01\x02"
+                                                           "ab"
+                                                           "\x03"
+                                                           "xyz",
+                                                           9));
 }
 
 void ExpectDataLoss(const std::string& blob, const char* why) {
@@ -49,12 +53,27 @@ TEST(FieldsBlobTest, RejectsMalformedBlobsAsDataLoss) {
   ExpectDataLoss(std::string("\x01\x80\x00", 3), "non-minimal varint");
   ExpectDataLoss(std::string("\x01\xff\xff\xff\xff\xff\x01", 7), "varint longer than 5 bytes");
   ExpectDataLoss(std::string("\x01\x01\x00\x00", 4), "empty key");
-  ExpectDataLoss(std::string("\x01\x01\x05" "ab\x01x", 7), "key length past the end");
-  ExpectDataLoss(std::string("\x01\x01\x02" "ab\x09xyz", 8), "value length past the end");
-  ExpectDataLoss(std::string("\x01\x02\x01" "b\x00\x01" "a\x00", 8), "keys out of order");
-  ExpectDataLoss(std::string("\x01\x02\x01" "a\x00\x01" "a\x00", 8), "repeated key");
+  ExpectDataLoss(std::string("\x01\x01\x05"
+                             "ab\x01x",
+                             7),
+                 "key length past the end");
+  ExpectDataLoss(std::string("\x01\x01\x02"
+                             "ab\x09xyz",
+                             8),
+                 "value length past the end");
+  ExpectDataLoss(std::string("\x01\x02\x01"
+                             "b\x00\x01"
+                             "a\x00",
+                             8),
+                 "keys out of order");
+  ExpectDataLoss(std::string("\x01\x02\x01"
+                             "a\x00\x01"
+                             "a\x00",
+                             8),
+                 "repeated key");
   ExpectDataLoss(std::string("\x01\xff\xff\x03", 4), "count over the limit");
-  ExpectDataLoss(std::string("\x01\x81\x01", 3) + std::string(16, 'x'), "count larger than the bytes allow");
+  ExpectDataLoss(std::string("\x01\x81\x01", 3) + std::string(16, 'x'),
+                 "count larger than the bytes allow");
   // A key longer than the limit, well-formed otherwise.
   std::string long_key("\x01\x01", 2);
   long_key += static_cast<char>(0x81);
@@ -67,7 +86,8 @@ TEST(FieldsBlobTest, RejectsMalformedBlobsAsDataLoss) {
 TEST(FieldsBlobTest, EveryTruncationOfAValidBlobIsDataLoss) {
   const std::string blob = EncodeFieldsBlob(SampleFields());
   for (size_t length = 0; length < blob.size(); ++length) {
-    Result<std::map<std::string, std::string>> decoded = DecodeFieldsBlob(std::string_view(blob).substr(0, length));
+    Result<std::map<std::string, std::string>> decoded =
+        DecodeFieldsBlob(std::string_view(blob).substr(0, length));
     ASSERT_FALSE(decoded.ok()) << "truncated to " << length;
     EXPECT_EQ(decoded.status().code(), ErrorCode::kDataLoss);
   }
@@ -93,7 +113,8 @@ TEST(FieldsBlobTest, RandomAndMutatedBlobsNeverCrashAndDecodeCanonically) {
       case 1: {
         blob = valid;
         const int flips = 1 + static_cast<int>(random() % 4);
-        for (int i = 0; i < flips; ++i) blob[random() % blob.size()] ^= static_cast<char>(1u << (random() % 8));
+        for (int i = 0; i < flips; ++i)
+          blob[random() % blob.size()] ^= static_cast<char>(1u << (random() % 8));
         break;
       }
       default: {
@@ -118,8 +139,10 @@ TEST(FieldsBlobTest, RandomAndMutatedBlobsNeverCrashAndDecodeCanonically) {
 TEST(FieldsBlobTest, ValidateRefusesWhatTheDecoderWouldRefuse) {
   EXPECT_TRUE(ValidateFields(SampleFields()).ok());
   EXPECT_EQ(ValidateFields({{"", "x"}}).code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(ValidateFields({{std::string(kFieldKeyBytesMax + 1, 'k'), "x"}}).code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(ValidateFields({{"k", std::string(kFieldValueBytesMax + 1, 'v')}}).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ValidateFields({{std::string(kFieldKeyBytesMax + 1, 'k'), "x"}}).code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ValidateFields({{"k", std::string(kFieldValueBytesMax + 1, 'v')}}).code(),
+            ErrorCode::kInvalidArgument);
   std::map<std::string, std::string> many;
   for (size_t i = 0; i <= kFieldsBlobFieldsMax; ++i) many["f" + std::to_string(i)] = "";
   EXPECT_EQ(ValidateFields(many).code(), ErrorCode::kInvalidArgument);

@@ -23,12 +23,12 @@ namespace custvault::store {
 struct CustomerRecord {
   std::string id;
   std::string status = "active";
-  std::string channel;            // who collected it: "staff:<user>" or "channel:<name>"
+  std::string channel;  // who collected it: "staff:<user>" or "channel:<name>"
   int64_t created_at_us = 0;
   int64_t updated_at_us = 0;
-  uint32_t key_version = 1;       // version of the customer's data key
-  uint32_t kek_version = 0;       // version of the customer-kek that wraps it
-  std::string wrapped_key;        // the customer's data key, wrapped
+  uint32_t key_version = 1;  // version of the customer's data key
+  uint32_t kek_version = 0;  // version of the customer-kek that wraps it
+  std::string wrapped_key;   // the customer's data key, wrapped
   std::map<std::string, std::string> fields;
   std::map<std::string, std::string> blind_indexes;  // field key -> 32-byte digest
   std::map<std::string, std::string> tags;           // dimension -> value
@@ -81,19 +81,27 @@ class Store {
   // Inserts the row, its wrapped key, blind indexes and tags in one
   // transaction. kConflict if the id exists (the caller retries another id).
   virtual Status InsertCustomer(const CustomerRecord& record) = 0;
-  // Many at once in one transaction (bulk import); all or nothing.
+  // Many at once in one transaction (bulk import); all or nothing. At most
+  // 50,000 records per call (kTooLarge); an error names the failing record
+  // by its position in `records` ("record 17: ...").
+  // Both: kInvalidArgument for a record over a limit (id 1..128 bytes,
+  // field keys 1..128 bytes, values <= 4 MiB, <= 1024 fields, digests
+  // 1..64 bytes, <= 64 tags), checked before anything is written.
   virtual Status InsertCustomers(const std::vector<CustomerRecord>& records) = 0;
   virtual Result<CustomerRecord> GetCustomer(const std::string& id) = 0;  // kNotFound
   // Ordered by id; `tag` filters by dimension and value when given.
-  virtual Result<CustomerPage> ListCustomers(const std::optional<std::pair<std::string, std::string>>& tag,
-                                             const std::optional<std::string>& cursor,
-                                             int limit) = 0;
+  virtual Result<CustomerPage> ListCustomers(
+      const std::optional<std::pair<std::string, std::string>>& tag,
+      const std::optional<std::string>& cursor, int limit) = 0;
   // Customers whose blind index for `field_key` equals `digest`, by id.
   virtual Result<CustomerPage> FindByBlindIndex(const std::string& field_key,
                                                 const std::string& digest,
                                                 const std::optional<std::string>& cursor,
                                                 int limit) = 0;
-  virtual Status UpdateCustomer(const CustomerUpdate& update) = 0;  // kNotFound
+  // One write transaction. A set or removed field loses its old blind
+  // index; set_blind_indexes supplies the new ones. kNotFound if absent;
+  // kInvalidArgument if a field or tag is both set and removed.
+  virtual Status UpdateCustomer(const CustomerUpdate& update) = 0;
   // Crypto-shredding: removes the wrapped key, every field, index and tag,
   // in one transaction; kNotFound if absent.
   virtual Status DeleteCustomer(const std::string& id) = 0;

@@ -11,10 +11,12 @@ Status SqliteError(int code, sqlite3* db, std::string_view what) {
   message += ": ";
   // sqlite3_errmsg describes the most recent failure on this connection; for
   // a code that did not come from the connection (bind) use the generic text.
-  message += (db != nullptr && sqlite3_extended_errcode(db) == code) ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+  message += (db != nullptr && sqlite3_extended_errcode(db) == code) ? sqlite3_errmsg(db)
+                                                                     : sqlite3_errstr(code);
   switch (code & 0xff) {
     case SQLITE_CONSTRAINT:
-      if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE) return Conflict(message);
+      if (code == SQLITE_CONSTRAINT_PRIMARYKEY || code == SQLITE_CONSTRAINT_UNIQUE)
+        return Conflict(message);
       return InvalidArgument(message);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -29,7 +31,8 @@ Status SqliteError(int code, sqlite3* db, std::string_view what) {
   }
 }
 
-Statement::Statement(sqlite3_stmt* stmt, sqlite3* db, std::string_view what) : stmt_(stmt), db_(db), what_(what) {}
+Statement::Statement(sqlite3_stmt* stmt, sqlite3* db, std::string_view what)
+    : stmt_(stmt), db_(db), what_(what) {}
 
 Statement::~Statement() {
   // reset returns the error of the last step, already reported by Step.
@@ -40,7 +43,8 @@ Statement::~Statement() {
 void Statement::BindText(int index, std::string_view text) {
   // A null pointer would bind NULL: give SQLite a real (empty) string.
   const char* data = text.data() != nullptr ? text.data() : "";
-  const int rc = sqlite3_bind_text(stmt_, index, data, static_cast<int>(text.size()), SQLITE_STATIC);
+  const int rc =
+      sqlite3_bind_text(stmt_, index, data, static_cast<int>(text.size()), SQLITE_STATIC);
   if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
 }
 
@@ -49,7 +53,8 @@ void Statement::BindBlob(int index, std::string_view bytes) {
   if (bytes.empty()) {
     rc = sqlite3_bind_zeroblob(stmt_, index, 0);  // an empty blob, not NULL
   } else {
-    rc = sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+    rc = sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                           SQLITE_STATIC);
   }
   if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
 }
@@ -73,7 +78,9 @@ Status Statement::Run() {
   return Status::Ok();
 }
 
-bool Statement::ColumnIsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+bool Statement::ColumnIsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
 
 bool Statement::ColumnIsBlobOrText(int column) const {
   const int type = sqlite3_column_type(stmt_, column);
@@ -154,8 +161,9 @@ constexpr char kCommit[] = "COMMIT";
 }  // namespace
 
 Status Transaction::Begin(Kind kind) {
-  ASSIGN_OR_RETURN(auto begin, connection_.Prepare(kind == Kind::kWrite ? kBeginImmediate : kBeginDeferred,
-                                                   "begin transaction"));
+  ASSIGN_OR_RETURN(auto begin,
+                   connection_.Prepare(kind == Kind::kWrite ? kBeginImmediate : kBeginDeferred,
+                                       "begin transaction"));
   RETURN_IF_ERROR(begin->Run());
   open_ = true;
   return Status::Ok();

@@ -10,9 +10,11 @@ namespace custvault::store::sqlite {
 namespace {
 
 std::unique_ptr<Connection> OpenScratch() {
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("cv_pool_test_" + std::to_string(::getpid()) + ".db")).string();
-  Result<std::unique_ptr<Connection>> connection = Connection::Open({.path = path, .read_only = false});
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("cv_pool_test_" + std::to_string(::getpid()) + ".db"))
+                               .string();
+  Result<std::unique_ptr<Connection>> connection =
+      Connection::Open({.path = path, .read_only = false});
   EXPECT_TRUE(connection.ok()) << connection.status().ToString();
   std::filesystem::remove(path);  // the open handle keeps it alive
   return std::move(connection).value();

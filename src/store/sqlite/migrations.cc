@@ -95,7 +95,8 @@ Status ApplyMigrations(Connection& writer) {
   ASSIGN_OR_RETURN(const int current, ReadSchemaVersion(writer));
   if (current > LatestSchemaVersion()) return CheckSchemaNotNewer(writer);
   for (int version = current + 1; version <= LatestSchemaVersion(); ++version) {
-    RETURN_IF_ERROR(writer.Exec(kMigrations[version - 1], "apply migration " + std::to_string(version)));
+    RETURN_IF_ERROR(
+        writer.Exec(kMigrations[version - 1], "apply migration " + std::to_string(version)));
     ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertVersion, "record schema version"));
     insert->BindInt64(1, version);
     RETURN_IF_ERROR(insert->Run());

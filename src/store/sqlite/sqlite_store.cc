@@ -34,61 +34,77 @@ constexpr int kTimeoutMsMax = 10 * 60 * 1000;
 constexpr int kCheckpointAfterDeleteWaitMs = 250;
 
 // ---- SQL: constants only; every value is a bound parameter ----
-#define CUSTOMER_COLUMNS "id, status, channel, created_at_us, updated_at_us, key_version, kek_version, fields"
-#define CUSTOMER_COLUMNS_OF_C \
-  "c.id, c.status, c.channel, c.created_at_us, c.updated_at_us, c.key_version, c.kek_version, c.fields"
+#define CUSTOMER_COLUMNS \
+  "id, status, channel, created_at_us, updated_at_us, key_version, kek_version, fields"
+#define CUSTOMER_COLUMNS_OF_C                                                                   \
+  "c.id, c.status, c.channel, c.created_at_us, c.updated_at_us, c.key_version, c.kek_version, " \
+  "c.fields"
 
 constexpr char kInsertCustomer[] =
     "INSERT INTO customers (" CUSTOMER_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-constexpr char kInsertCustomerKey[] = "INSERT INTO customer_keys (customer_id, kek_version, wrapped) VALUES (?1, ?2, ?3)";
-constexpr char kInsertBlindIndex[] = "INSERT INTO blind_index (field_key, digest, customer_id) VALUES (?1, ?2, ?3)";
-constexpr char kInsertTag[] = "INSERT INTO customer_tags (customer_id, dimension, value) VALUES (?1, ?2, ?3)";
+constexpr char kInsertCustomerKey[] =
+    "INSERT INTO customer_keys (customer_id, kek_version, wrapped) VALUES (?1, ?2, ?3)";
+constexpr char kInsertBlindIndex[] =
+    "INSERT INTO blind_index (field_key, digest, customer_id) VALUES (?1, ?2, ?3)";
+constexpr char kInsertTag[] =
+    "INSERT INTO customer_tags (customer_id, dimension, value) VALUES (?1, ?2, ?3)";
 constexpr char kUpsertTag[] =
     "INSERT INTO customer_tags (customer_id, dimension, value) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (customer_id, dimension) DO UPDATE SET value = excluded.value";
 constexpr char kDeleteTag[] = "DELETE FROM customer_tags WHERE customer_id = ?1 AND dimension = ?2";
 
 constexpr char kSelectCustomer[] = "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id = ?1";
-constexpr char kSelectCustomerKey[] = "SELECT kek_version, wrapped FROM customer_keys WHERE customer_id = ?1";
-constexpr char kSelectBlindIndexes[] = "SELECT field_key, digest FROM blind_index WHERE customer_id = ?1";
+constexpr char kSelectCustomerKey[] =
+    "SELECT kek_version, wrapped FROM customer_keys WHERE customer_id = ?1";
+constexpr char kSelectBlindIndexes[] =
+    "SELECT field_key, digest FROM blind_index WHERE customer_id = ?1";
 constexpr char kSelectTags[] = "SELECT dimension, value FROM customer_tags WHERE customer_id = ?1";
-constexpr char kListCustomers[] = "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id > ?1 ORDER BY id LIMIT ?2";
+constexpr char kListCustomers[] =
+    "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id > ?1 ORDER BY id LIMIT ?2";
 constexpr char kListCustomersByTag[] =
     "SELECT " CUSTOMER_COLUMNS_OF_C
     " FROM customer_tags t JOIN customers c ON c.id = t.customer_id"
-    " WHERE t.dimension = ?1 AND t.value = ?2 AND t.customer_id > ?3 ORDER BY t.customer_id LIMIT ?4";
-constexpr char kFindByBlindIndex[] =
-    "SELECT " CUSTOMER_COLUMNS_OF_C
-    " FROM blind_index b JOIN customers c ON c.id = b.customer_id"
-    " WHERE b.field_key = ?1 AND b.digest = ?2 AND b.customer_id > ?3 ORDER BY b.customer_id LIMIT ?4";
+    " WHERE t.dimension = ?1 AND t.value = ?2 AND t.customer_id > ?3 ORDER BY t.customer_id LIMIT "
+    "?4";
+constexpr char kFindByBlindIndex[] = "SELECT " CUSTOMER_COLUMNS_OF_C
+                                     " FROM blind_index b JOIN customers c ON c.id = b.customer_id"
+                                     " WHERE b.field_key = ?1 AND b.digest = ?2 AND b.customer_id "
+                                     "> ?3 ORDER BY b.customer_id LIMIT ?4";
 constexpr char kCountCustomers[] = "SELECT count(*) FROM customers";
 
 constexpr char kSelectFieldsForUpdate[] = "SELECT fields FROM customers WHERE id = ?1";
-constexpr char kUpdateFields[] = "UPDATE customers SET fields = ?2, updated_at_us = ?3 WHERE id = ?1";
-constexpr char kDeleteBlindIndexOfField[] = "DELETE FROM blind_index WHERE customer_id = ?1 AND field_key = ?2";
+constexpr char kUpdateFields[] =
+    "UPDATE customers SET fields = ?2, updated_at_us = ?3 WHERE id = ?1";
+constexpr char kDeleteBlindIndexOfField[] =
+    "DELETE FROM blind_index WHERE customer_id = ?1 AND field_key = ?2";
 
 constexpr char kDeleteCustomerKey[] = "DELETE FROM customer_keys WHERE customer_id = ?1";
 constexpr char kDeleteBlindIndexes[] = "DELETE FROM blind_index WHERE customer_id = ?1";
 constexpr char kDeleteTags[] = "DELETE FROM customer_tags WHERE customer_id = ?1";
 constexpr char kDeleteCustomer[] = "DELETE FROM customers WHERE id = ?1";
 
-constexpr char kInsertStoredKey[] = "INSERT INTO keys (purpose, version, wrapped, created_at_us) VALUES (?1, ?2, ?3, ?4)";
-constexpr char kSelectStoredKeys[] = "SELECT purpose, version, wrapped, created_at_us FROM keys ORDER BY purpose, version";
+constexpr char kInsertStoredKey[] =
+    "INSERT INTO keys (purpose, version, wrapped, created_at_us) VALUES (?1, ?2, ?3, ?4)";
+constexpr char kSelectStoredKeys[] =
+    "SELECT purpose, version, wrapped, created_at_us FROM keys ORDER BY purpose, version";
 constexpr char kUpsertSetting[] =
-    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+    "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = "
+    "excluded.value";
 constexpr char kSelectSetting[] = "SELECT value FROM settings WHERE name = ?1";
 
 // ---- validation ----
 
 Status ValidateId(std::string_view id) {
-  if (id.empty() || id.size() > kCustomerIdBytesMax) return InvalidArgument("customer id must be 1 to 128 bytes");
+  if (id.empty() || id.size() > kCustomerIdBytesMax)
+    return InvalidArgument("customer id must be 1 to 128 bytes");
   return Status::Ok();
 }
 
 Status ValidateBlindIndexes(const std::map<std::string, std::string>& indexes) {
   if (indexes.size() > kFieldsBlobFieldsMax) return InvalidArgument("too many blind indexes");
   for (const auto& [field, digest] : indexes) {
-    if (field.empty() || field.size() > kFieldKeyBytesMax) return InvalidArgument("bad blind index field key");
+    if (field.empty() || field.size() > kFieldKeyBytesMax)
+      return InvalidArgument("bad blind index field key");
     if (digest.empty() || digest.size() > kDigestBytesMax) {
       return InvalidArgument("blind index digest of field '" + field + "' has a bad length");
     }
@@ -97,16 +113,20 @@ Status ValidateBlindIndexes(const std::map<std::string, std::string>& indexes) {
 }
 
 Status ValidateTag(const std::string& dimension, const std::string& value) {
-  if (dimension.empty() || dimension.size() > kTagDimensionBytesMax) return InvalidArgument("bad tag dimension");
-  if (value.size() > kTagValueBytesMax) return InvalidArgument("tag value of '" + dimension + "' too long");
+  if (dimension.empty() || dimension.size() > kTagDimensionBytesMax)
+    return InvalidArgument("bad tag dimension");
+  if (value.size() > kTagValueBytesMax)
+    return InvalidArgument("tag value of '" + dimension + "' too long");
   return Status::Ok();
 }
 
 Status ValidateRecord(const CustomerRecord& record) {
   RETURN_IF_ERROR(ValidateId(record.id));
-  if (record.status.empty() || record.status.size() > kStatusBytesMax) return InvalidArgument("bad customer status");
+  if (record.status.empty() || record.status.size() > kStatusBytesMax)
+    return InvalidArgument("bad customer status");
   if (record.channel.size() > kChannelBytesMax) return InvalidArgument("customer channel too long");
-  if (record.wrapped_key.size() > kWrappedKeyBytesMax) return InvalidArgument("wrapped key too large");
+  if (record.wrapped_key.size() > kWrappedKeyBytesMax)
+    return InvalidArgument("wrapped key too large");
   RETURN_IF_ERROR(ValidateFields(record.fields));
   RETURN_IF_ERROR(ValidateBlindIndexes(record.blind_indexes));
   if (record.tags.size() > kTagsMax) return InvalidArgument("too many tags");
@@ -127,7 +147,8 @@ Result<CustomerRecord> ReadCustomerRow(const Statement& row) {
   record.updated_at_us = row.ColumnInt64(4);
   record.key_version = static_cast<uint32_t>(row.ColumnInt64(5));
   record.kek_version = static_cast<uint32_t>(row.ColumnInt64(6));
-  if (!row.ColumnIsBlobOrText(7)) return DataLoss("customer " + record.id + ": fields column is not a blob");
+  if (!row.ColumnIsBlobOrText(7))
+    return DataLoss("customer " + record.id + ": fields column is not a blob");
   Result<std::map<std::string, std::string>> fields = DecodeFieldsBlob(row.ColumnView(7));
   if (!fields.ok()) return DataLoss("customer " + record.id + ": " + fields.status().message());
   record.fields = std::move(fields).value();
@@ -169,7 +190,8 @@ Status LoadCustomerDetails(Connection& connection, CustomerRecord& record) {
 // Runs a page query already bound except for its last parameter (the row
 // limit, bound here to limit + 1 to learn whether another page follows) and
 // fills the page.
-Result<CustomerPage> RunPageQuery(Connection& connection, Statement& query, int limit_parameter, int limit) {
+Result<CustomerPage> RunPageQuery(Connection& connection, Statement& query, int limit_parameter,
+                                  int limit) {
   query.BindInt64(limit_parameter, static_cast<int64_t>(limit) + 1);
   CustomerPage page;
   bool more = false;
@@ -183,7 +205,8 @@ Result<CustomerPage> RunPageQuery(Connection& connection, Statement& query, int 
     ASSIGN_OR_RETURN(CustomerRecord record, ReadCustomerRow(query));
     page.items.push_back(std::move(record));
   }
-  for (CustomerRecord& record : page.items) RETURN_IF_ERROR(LoadCustomerDetails(connection, record));
+  for (CustomerRecord& record : page.items)
+    RETURN_IF_ERROR(LoadCustomerDetails(connection, record));
   if (more) page.next_cursor = EncodeCursor(page.items.back().id);
   return page;
 }
@@ -229,7 +252,8 @@ Status InsertRecord(Connection& writer, const CustomerRecord& record) {
   return Status::Ok();
 }
 
-Status RunWithId(Connection& writer, const char* sql, std::string_view what, const std::string& id) {
+Status RunWithId(Connection& writer, const char* sql, std::string_view what,
+                 const std::string& id) {
   ASSIGN_OR_RETURN(auto statement, writer.Prepare(sql, what));
   statement->BindText(1, id);
   return statement->Run();
@@ -250,9 +274,11 @@ Status CreatePrivateFileIfMissing(const std::string& path) {
 
 Status ValidateOptions(const SqliteOptions& options) {
   if (options.path.empty() || options.path == ":memory:" || options.path.front() == '\0') {
-    return InvalidArgument("sqlite store needs a file path (WAL needs a file shared by all connections)");
+    return InvalidArgument(
+        "sqlite store needs a file path (WAL needs a file shared by all connections)");
   }
-  if (options.readers < 1 || options.readers > kReadersMax) return InvalidArgument("readers must be 1 to 64");
+  if (options.readers < 1 || options.readers > kReadersMax)
+    return InvalidArgument("readers must be 1 to 64");
   if (options.busy_timeout_ms < 0 || options.busy_timeout_ms > kTimeoutMsMax) {
     return InvalidArgument("busy_timeout_ms out of range");
   }
@@ -274,7 +300,8 @@ Status ConfigureWriter(Connection& writer) {
   {
     ASSIGN_OR_RETURN(auto mode, writer.Prepare("PRAGMA journal_mode = WAL", "set WAL mode"));
     ASSIGN_OR_RETURN(const bool has_row, mode->Step());
-    if (!has_row || mode->ColumnBytes(0) != "wal") return Internal("database could not be switched to WAL mode");
+    if (!has_row || mode->ColumnBytes(0) != "wal")
+      return Internal("database could not be switched to WAL mode");
   }
   // FULL in WAL mode fsyncs the WAL on every commit: an acknowledged create
   // survives power loss. NORMAL would only fsync at checkpoints, so the last
@@ -301,23 +328,27 @@ Status ConfigureReader(Connection& reader) {
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options) {
   RETURN_IF_ERROR(ValidateOptions(options));
   RETURN_IF_ERROR(CreatePrivateFileIfMissing(options.path));
-  ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
-                   Connection::Open({.path = options.path, .read_only = false, .busy_timeout_ms = options.busy_timeout_ms}));
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<Connection> writer,
+      Connection::Open(
+          {.path = options.path, .read_only = false, .busy_timeout_ms = options.busy_timeout_ms}));
   RETURN_IF_ERROR(ConfigureWriter(*writer));
   RETURN_IF_ERROR(CheckSchemaNotNewer(*writer));
   if (options.migrate_on_open) RETURN_IF_ERROR(ApplyMigrations(*writer));
 
   std::vector<std::unique_ptr<Connection>> readers;
   for (int i = 0; i < options.readers; ++i) {
-    ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
-                     Connection::Open({.path = options.path, .read_only = true, .busy_timeout_ms = options.busy_timeout_ms}));
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<Connection> reader,
+        Connection::Open(
+            {.path = options.path, .read_only = true, .busy_timeout_ms = options.busy_timeout_ms}));
     RETURN_IF_ERROR(ConfigureReader(*reader));
     readers.push_back(std::move(reader));
   }
-  auto pool = std::make_unique<ConnectionPool>(std::move(readers),
-                                               std::chrono::milliseconds(options.reader_wait_timeout_ms));
-  return std::unique_ptr<SqliteStore>(
-      new SqliteStore(std::move(writer), std::move(pool), std::chrono::milliseconds(options.busy_timeout_ms)));
+  auto pool = std::make_unique<ConnectionPool>(
+      std::move(readers), std::chrono::milliseconds(options.reader_wait_timeout_ms));
+  return std::unique_ptr<SqliteStore>(new SqliteStore(
+      std::move(writer), std::move(pool), std::chrono::milliseconds(options.busy_timeout_ms)));
 }
 
 Result<SqliteStore::WriterLease> SqliteStore::LockWriter() {
@@ -349,8 +380,10 @@ Result<int> SqliteStore::SchemaVersion() {
 }
 
 Status SqliteStore::PutKey(const StoredKey& key) {
-  if (key.purpose.empty() || key.purpose.size() > kKeyPurposeBytesMax) return InvalidArgument("bad key purpose");
-  if (key.wrapped.empty() || key.wrapped.size() > kWrappedKeyBytesMax) return InvalidArgument("bad wrapped key size");
+  if (key.purpose.empty() || key.purpose.size() > kKeyPurposeBytesMax)
+    return InvalidArgument("bad key purpose");
+  if (key.wrapped.empty() || key.wrapped.size() > kWrappedKeyBytesMax)
+    return InvalidArgument("bad wrapped key size");
   ASSIGN_OR_RETURN(auto lock, LockWriter());
   ASSIGN_OR_RETURN(auto insert, writer_->Prepare(kInsertStoredKey, "insert key"));
   insert->BindText(1, key.purpose);
@@ -358,7 +391,8 @@ Status SqliteStore::PutKey(const StoredKey& key) {
   insert->BindBlob(3, key.wrapped);
   insert->BindInt64(4, key.created_at_us);
   Status status = insert->Run();
-  if (status.code() == ErrorCode::kConflict) return Conflict("key " + key.purpose + " version exists already");
+  if (status.code() == ErrorCode::kConflict)
+    return Conflict("key " + key.purpose + " version exists already");
   return status;
 }
 
@@ -378,7 +412,8 @@ Result<std::vector<StoredKey>> SqliteStore::ListKeys() {
 }
 
 Status SqliteStore::PutSetting(const std::string& name, const std::string& value) {
-  if (name.empty() || name.size() > kSettingNameBytesMax) return InvalidArgument("bad setting name");
+  if (name.empty() || name.size() > kSettingNameBytesMax)
+    return InvalidArgument("bad setting name");
   if (value.size() > kSettingValueBytesMax) return InvalidArgument("setting value too large");
   ASSIGN_OR_RETURN(auto lock, LockWriter());
   ASSIGN_OR_RETURN(auto upsert, writer_->Prepare(kUpsertSetting, "put setting"));
@@ -406,10 +441,12 @@ Status SqliteStore::InsertCustomer(const CustomerRecord& record) {
 }
 
 Status SqliteStore::InsertCustomers(const std::vector<CustomerRecord>& records) {
-  if (records.size() > kBatchRecordsMax) return TooLarge("batch over " + std::to_string(kBatchRecordsMax) + " records");
+  if (records.size() > kBatchRecordsMax)
+    return TooLarge("batch over " + std::to_string(kBatchRecordsMax) + " records");
   for (size_t i = 0; i < records.size(); ++i) {
     Status status = ValidateRecord(records[i]);
-    if (!status.ok()) return Status(status.code(), "record " + std::to_string(i) + ": " + status.message());
+    if (!status.ok())
+      return Status(status.code(), "record " + std::to_string(i) + ": " + status.message());
   }
   ASSIGN_OR_RETURN(auto lock, LockWriter());
   Transaction transaction(*writer_);
@@ -420,10 +457,12 @@ Status SqliteStore::InsertCustomers(const std::vector<CustomerRecord>& records) 
   // cache churn. Errors still name the caller's position of the record.
   std::vector<size_t> order(records.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&records](size_t a, size_t b) { return records[a].id < records[b].id; });
+  std::sort(order.begin(), order.end(),
+            [&records](size_t a, size_t b) { return records[a].id < records[b].id; });
   for (size_t i : order) {
     Status status = InsertRecord(*writer_, records[i]);
-    if (!status.ok()) return Status(status.code(), "record " + std::to_string(i) + ": " + status.message());
+    if (!status.ok())
+      return Status(status.code(), "record " + std::to_string(i) + ": " + status.message());
   }
   return transaction.Commit();
 }
@@ -447,8 +486,9 @@ Result<CustomerRecord> SqliteStore::GetCustomer(const std::string& id) {
   return record;
 }
 
-Result<CustomerPage> SqliteStore::ListCustomers(const std::optional<std::pair<std::string, std::string>>& tag,
-                                                const std::optional<std::string>& cursor, int limit) {
+Result<CustomerPage> SqliteStore::ListCustomers(
+    const std::optional<std::pair<std::string, std::string>>& tag,
+    const std::optional<std::string>& cursor, int limit) {
   RETURN_IF_ERROR(ValidatePageLimit(limit));
   std::string after;  // "" sorts before every (non-empty) id
   if (cursor.has_value()) {
@@ -473,11 +513,15 @@ Result<CustomerPage> SqliteStore::ListCustomers(const std::optional<std::pair<st
   return page;
 }
 
-Result<CustomerPage> SqliteStore::FindByBlindIndex(const std::string& field_key, const std::string& digest,
-                                                   const std::optional<std::string>& cursor, int limit) {
+Result<CustomerPage> SqliteStore::FindByBlindIndex(const std::string& field_key,
+                                                   const std::string& digest,
+                                                   const std::optional<std::string>& cursor,
+                                                   int limit) {
   RETURN_IF_ERROR(ValidatePageLimit(limit));
-  if (field_key.empty() || field_key.size() > kFieldKeyBytesMax) return InvalidArgument("bad blind index field key");
-  if (digest.empty() || digest.size() > kDigestBytesMax) return InvalidArgument("bad blind index digest length");
+  if (field_key.empty() || field_key.size() > kFieldKeyBytesMax)
+    return InvalidArgument("bad blind index field key");
+  if (digest.empty() || digest.size() > kDigestBytesMax)
+    return InvalidArgument("bad blind index digest length");
   std::string after;
   if (cursor.has_value()) {
     ASSIGN_OR_RETURN(after, DecodeCursor(*cursor));
@@ -498,14 +542,19 @@ Result<CustomerPage> SqliteStore::FindByBlindIndex(const std::string& field_key,
 Status SqliteStore::UpdateCustomer(const CustomerUpdate& update) {
   RETURN_IF_ERROR(ValidateId(update.id));
   RETURN_IF_ERROR(ValidateBlindIndexes(update.set_blind_indexes));
-  if (update.removed_fields.size() > kFieldsBlobFieldsMax) return InvalidArgument("too many removed fields");
+  if (update.removed_fields.size() > kFieldsBlobFieldsMax)
+    return InvalidArgument("too many removed fields");
   for (const std::string& field : update.removed_fields) {
-    if (update.set_fields.count(field) != 0) return InvalidArgument("field '" + field + "' both set and removed");
+    if (update.set_fields.count(field) != 0)
+      return InvalidArgument("field '" + field + "' both set and removed");
   }
-  if (update.set_tags.size() > kTagsMax || update.removed_tags.size() > kTagsMax) return InvalidArgument("too many tags");
-  for (const auto& [dimension, value] : update.set_tags) RETURN_IF_ERROR(ValidateTag(dimension, value));
+  if (update.set_tags.size() > kTagsMax || update.removed_tags.size() > kTagsMax)
+    return InvalidArgument("too many tags");
+  for (const auto& [dimension, value] : update.set_tags)
+    RETURN_IF_ERROR(ValidateTag(dimension, value));
   for (const std::string& dimension : update.removed_tags) {
-    if (update.set_tags.count(dimension) != 0) return InvalidArgument("tag '" + dimension + "' both set and removed");
+    if (update.set_tags.count(dimension) != 0)
+      return InvalidArgument("tag '" + dimension + "' both set and removed");
   }
 
   ASSIGN_OR_RETURN(auto lock, LockWriter());
@@ -515,11 +564,13 @@ Status SqliteStore::UpdateCustomer(const CustomerUpdate& update) {
   RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
   std::map<std::string, std::string> fields;
   {
-    ASSIGN_OR_RETURN(auto select, writer_->Prepare(kSelectFieldsForUpdate, "read customer for update"));
+    ASSIGN_OR_RETURN(auto select,
+                     writer_->Prepare(kSelectFieldsForUpdate, "read customer for update"));
     select->BindText(1, update.id);
     ASSIGN_OR_RETURN(const bool has_row, select->Step());
     if (!has_row) return NotFound("customer does not exist");
-    if (!select->ColumnIsBlobOrText(0)) return DataLoss("customer " + update.id + ": fields column is not a blob");
+    if (!select->ColumnIsBlobOrText(0))
+      return DataLoss("customer " + update.id + ": fields column is not a blob");
     Result<std::map<std::string, std::string>> decoded = DecodeFieldsBlob(select->ColumnView(0));
     if (!decoded.ok()) return DataLoss("customer " + update.id + ": " + decoded.status().message());
     fields = std::move(decoded).value();
@@ -615,7 +666,8 @@ Status SqliteStore::CheckpointLocked(int reader_wait_ms) {
   // snapshots; the handler's timeout bounds that wait, then goes back to
   // the configured value.
   sqlite3_busy_timeout(writer_->handle(), reader_wait_ms);
-  const int rc = sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  const int rc = sqlite3_wal_checkpoint_v2(writer_->handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                           nullptr, nullptr);
   sqlite3_busy_timeout(writer_->handle(), static_cast<int>(writer_wait_timeout_.count()));
   if (rc != SQLITE_OK) return SqliteError(rc, writer_->handle(), "checkpoint");
   return Status::Ok();

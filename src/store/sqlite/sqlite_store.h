@@ -41,7 +41,8 @@ class SqliteStore final : public Store {
   Result<CustomerPage> ListCustomers(const std::optional<std::pair<std::string, std::string>>& tag,
                                      const std::optional<std::string>& cursor, int limit) override;
   Result<CustomerPage> FindByBlindIndex(const std::string& field_key, const std::string& digest,
-                                        const std::optional<std::string>& cursor, int limit) override;
+                                        const std::optional<std::string>& cursor,
+                                        int limit) override;
   Status UpdateCustomer(const CustomerUpdate& update) override;
   Status DeleteCustomer(const std::string& id) override;
   Result<int64_t> CountCustomers() override;
@@ -59,7 +60,9 @@ class SqliteStore final : public Store {
  private:
   SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<ConnectionPool> readers,
               std::chrono::milliseconds writer_wait_timeout)
-      : writer_(std::move(writer)), readers_(std::move(readers)), writer_wait_timeout_(writer_wait_timeout) {}
+      : writer_(std::move(writer)),
+        readers_(std::move(readers)),
+        writer_wait_timeout_(writer_wait_timeout) {}
 
   // Exclusive use of the writer connection, waited for up to
   // writer_wait_timeout_. (A flag + condition variable rather than

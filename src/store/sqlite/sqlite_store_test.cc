@@ -6,9 +6,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -67,7 +66,8 @@ class SqliteStoreTest : public ::testing::Test {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, sql_with_one_text_parameter.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql_with_one_text_parameter.c_str(), -1, &stmt, nullptr),
+              SQLITE_OK)
         << sqlite3_errmsg(db);
     sqlite3_bind_text(stmt, 1, value.c_str(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
     int64_t count = -1;
@@ -88,7 +88,8 @@ class SqliteStoreTest : public ::testing::Test {
 
 std::string Digest(const std::string& seed) {
   std::string digest(32, '\0');
-  for (size_t i = 0; i < digest.size(); ++i) digest[i] = static_cast<char>(seed[i % seed.size()] + i);
+  for (size_t i = 0; i < digest.size(); ++i)
+    digest[i] = static_cast<char>(seed[i % seed.size()] + i);
   return digest;
 }
 
@@ -186,7 +187,8 @@ TEST_F(SqliteStoreTest, DuplicateIdIsConflictAndWritesNothing) {
   Result<CustomerPage> found = store.FindByBlindIndex("name", Digest("clash"), std::nullopt, 10);
   ASSERT_TRUE(found.ok());
   EXPECT_TRUE(found->items.empty());
-  Result<CustomerPage> high = store.ListCustomers(std::make_pair("value_tier", "high"), std::nullopt, 10);
+  Result<CustomerPage> high =
+      store.ListCustomers(std::make_pair("value_tier", "high"), std::nullopt, 10);
   ASSERT_TRUE(high.ok());
   EXPECT_TRUE(high->items.empty());
 }
@@ -252,11 +254,12 @@ TEST_F(SqliteStoreTest, BulkInsertThroughput) {
       record.created_at_us = record.updated_at_us = 1735689600000000 + i;
       record.kek_version = 1;
       record.wrapped_key = envelope(60);
-      for (const char* field : {"name", "id_number", "phone", "address", "bank_account", "credit_rating",
-                                "consumption_frequency", "purchase_preference"}) {
+      for (const char* field : {"name", "id_number", "phone", "address", "bank_account",
+                                "credit_rating", "consumption_frequency", "purchase_preference"}) {
         record.fields[field] = envelope(40 + random() % 40);
       }
-      for (const char* field : {"name", "id_number", "phone", "bank_account"}) record.blind_indexes[field] = envelope(32);
+      for (const char* field : {"name", "id_number", "phone", "bank_account"})
+        record.blind_indexes[field] = envelope(32);
       record.tags = {{"value_tier", "ordinary"}, {"risk", "low"}};
       batch.push_back(std::move(record));
     }
@@ -266,13 +269,16 @@ TEST_F(SqliteStoreTest, BulkInsertThroughput) {
   const double cpu_start = ThreadCpuSeconds();
   for (const auto& batch : batches) ASSERT_TRUE(store.InsertCustomers(batch).ok());
   const double cpu_seconds = ThreadCpuSeconds() - cpu_start;
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double rows_per_second = kRows / seconds;
   // Wall time includes the fsyncs (synchronous=FULL) and whatever else the
   // machine runs; CPU time shows what the store itself costs.
-  std::printf("[ MEASURE  ] bulk insert: %d customers (8 fields, 4 blind indexes, 2 tags) in %.3f s wall = %.0f rows/s;"
-              " %.3f s CPU = %.0f rows/CPU-s\n",
-              kRows, seconds, rows_per_second, cpu_seconds, kRows / cpu_seconds);
+  std::printf(
+      "[ MEASURE  ] bulk insert: %d customers (8 fields, 4 blind indexes, 2 tags) in %.3f s wall = "
+      "%.0f rows/s;"
+      " %.3f s CPU = %.0f rows/CPU-s\n",
+      kRows, seconds, rows_per_second, cpu_seconds, kRows / cpu_seconds);
 
   // Get-by-id on the same data.
   const auto get_start = std::chrono::steady_clock::now();
@@ -280,17 +286,21 @@ TEST_F(SqliteStoreTest, BulkInsertThroughput) {
   for (int i = 0; i < kGets; ++i) {
     ASSERT_TRUE(store.GetCustomer(batches[i % batches.size()][(i * 31) % kBatch].id).ok());
   }
-  const double get_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - get_start).count();
-  std::printf("[ MEASURE  ] get by id (row + key + indexes + tags): %.0f gets/s\n", kGets / get_seconds);
+  const double get_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - get_start).count();
+  std::printf("[ MEASURE  ] get by id (row + key + indexes + tags): %.0f gets/s\n",
+              kGets / get_seconds);
 
   // One customer per transaction (the interactive path): each pays its own
   // fsync of the WAL.
   constexpr int kSingles = 200;
   const auto single_start = std::chrono::steady_clock::now();
-  for (int i = 0; i < kSingles; ++i) ASSERT_TRUE(store.InsertCustomer(MakeCustomer("S" + std::to_string(i))).ok());
+  for (int i = 0; i < kSingles; ++i)
+    ASSERT_TRUE(store.InsertCustomer(MakeCustomer("S" + std::to_string(i))).ok());
   const double single_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - single_start).count();
-  std::printf("[ MEASURE  ] single inserts (one transaction and fsync each): %.0f rows/s\n", kSingles / single_seconds);
+  std::printf("[ MEASURE  ] single inserts (one transaction and fsync each): %.0f rows/s\n",
+              kSingles / single_seconds);
 
   EXPECT_EQ(*store.CountCustomers(), kRows + kSingles);
   EXPECT_GT(rows_per_second, 2000.0);
@@ -336,7 +346,8 @@ TEST_F(SqliteStoreTest, ListCustomersPaginatesInIdOrder) {
   cursor.reset();
   pages = 0;
   do {
-    Result<CustomerPage> page = store.ListCustomers(std::make_pair("value_tier", "high"), cursor, 3);
+    Result<CustomerPage> page =
+        store.ListCustomers(std::make_pair("value_tier", "high"), cursor, 3);
     ASSERT_TRUE(page.ok()) << page.status().ToString();
     for (const CustomerRecord& record : page->items) {
       EXPECT_EQ(record.tags.at("value_tier"), "high");
@@ -352,16 +363,20 @@ TEST_F(SqliteStoreTest, ListCustomersPaginatesInIdOrder) {
 
 TEST_F(SqliteStoreTest, ListRejectsBadLimitsAndCursors) {
   SqliteStore& store = OpenStore();
-  EXPECT_EQ(store.ListCustomers(std::nullopt, std::nullopt, 0).status().code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(store.ListCustomers(std::nullopt, std::nullopt, 10001).status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store.ListCustomers(std::nullopt, std::nullopt, 0).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store.ListCustomers(std::nullopt, std::nullopt, 10001).status().code(),
+            ErrorCode::kInvalidArgument);
   EXPECT_TRUE(store.ListCustomers(std::nullopt, std::nullopt, 10000).ok());
   EXPECT_EQ(store.ListCustomers(std::nullopt, std::string("garbage!"), 10).status().code(),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(store.ListCustomers(std::nullopt, std::string("djI6QzE="), 10).status().code(),  // "v2:C1"
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      store.ListCustomers(std::nullopt, std::string("djI6QzE="), 10).status().code(),  // "v2:C1"
+      ErrorCode::kInvalidArgument);
   EXPECT_EQ(store.FindByBlindIndex("name", Digest("x"), std::string("%%%%"), 10).status().code(),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(store.FindByBlindIndex("name", Digest("x"), std::nullopt, 0).status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store.FindByBlindIndex("name", Digest("x"), std::nullopt, 0).status().code(),
+            ErrorCode::kInvalidArgument);
 }
 
 // R-CRY-3: exact search by digest, never by decrypting rows.
@@ -416,11 +431,13 @@ TEST_F(SqliteStoreTest, UpdateRewritesFieldsAndReplacesIndexesAndTags) {
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(read->updated_at_us, update.updated_at_us);
   EXPECT_EQ(read->created_at_us, original.created_at_us);
-  EXPECT_EQ(read->fields, (std::map<std::string, std::string>{{"address", original.fields.at("address")},
-                                                              {"consumption_frequency", "12"},
-                                                              {"credit_rating", "env-rating"},
-                                                              {"phone", "env-new-phone"}}));
-  EXPECT_EQ(read->blind_indexes, (std::map<std::string, std::string>{{"phone", Digest("new-phone")}}));
+  EXPECT_EQ(read->fields,
+            (std::map<std::string, std::string>{{"address", original.fields.at("address")},
+                                                {"consumption_frequency", "12"},
+                                                {"credit_rating", "env-rating"},
+                                                {"phone", "env-new-phone"}}));
+  EXPECT_EQ(read->blind_indexes,
+            (std::map<std::string, std::string>{{"phone", Digest("new-phone")}}));
   EXPECT_EQ(read->tags, (std::map<std::string, std::string>{{"value_tier", "high"}}));
 
   auto find = [&store](const std::string& field, const std::string& digest) {
@@ -570,7 +587,8 @@ TEST_F(SqliteStoreTest, MigrationsAreIdempotentAndKeepData) {
   }
   SqliteStore& reopened = OpenStore();
   EXPECT_EQ(*reopened.SchemaVersion(), LatestSchemaVersion());
-  EXPECT_EQ(RawCount("SELECT count(*) FROM schema_version WHERE version > ?1", "0"), LatestSchemaVersion());
+  EXPECT_EQ(RawCount("SELECT count(*) FROM schema_version WHERE version > ?1", "0"),
+            LatestSchemaVersion());
   ExpectSameRecord(*reopened.GetCustomer(IdOf(1)), MakeCustomer(IdOf(1)));
 }
 
@@ -594,7 +612,8 @@ TEST_F(SqliteStoreTest, NewerSchemaIsRefusedWithAClearError) {
     Result<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(options);
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(store.status().code(), ErrorCode::kInternal);
-    EXPECT_NE(store.status().message().find("newer than this build"), std::string::npos) << store.status().message();
+    EXPECT_NE(store.status().message().find("newer than this build"), std::string::npos)
+        << store.status().message();
   }
 }
 
@@ -634,7 +653,8 @@ TEST_F(SqliteStoreTest, CorruptFieldsBlobIsDataLoss) {
   ASSERT_TRUE(store.InsertCustomer(MakeCustomer(IdOf(1))).ok());
   RawExec("UPDATE customers SET fields = substr(fields, 1, length(fields) - 3)");
   EXPECT_EQ(store.GetCustomer(IdOf(1)).status().code(), ErrorCode::kDataLoss);
-  EXPECT_EQ(store.ListCustomers(std::nullopt, std::nullopt, 10).status().code(), ErrorCode::kDataLoss);
+  EXPECT_EQ(store.ListCustomers(std::nullopt, std::nullopt, 10).status().code(),
+            ErrorCode::kDataLoss);
   CustomerUpdate update{.id = IdOf(1), .updated_at_us = 2};
   EXPECT_EQ(store.UpdateCustomer(update).code(), ErrorCode::kDataLoss);
   RawExec("UPDATE customers SET fields = 42");
@@ -653,10 +673,17 @@ TEST_F(SqliteStoreTest, DatabaseFilesArePrivate) {
 
 TEST_F(SqliteStoreTest, KeysAndSettingsRoundTrip) {
   SqliteStore& store = OpenStore();
-  ASSERT_TRUE(store.PutKey({.purpose = "customer-kek", .version = 2, .wrapped = "w2", .created_at_us = 20}).ok());
-  ASSERT_TRUE(store.PutKey({.purpose = "customer-kek", .version = 1, .wrapped = "w1", .created_at_us = 10}).ok());
-  ASSERT_TRUE(store.PutKey({.purpose = "blind-index", .version = 1, .wrapped = std::string("\0b", 2)}).ok());
-  EXPECT_EQ(store.PutKey({.purpose = "customer-kek", .version = 1, .wrapped = "again"}).code(), ErrorCode::kConflict);
+  ASSERT_TRUE(
+      store.PutKey({.purpose = "customer-kek", .version = 2, .wrapped = "w2", .created_at_us = 20})
+          .ok());
+  ASSERT_TRUE(
+      store.PutKey({.purpose = "customer-kek", .version = 1, .wrapped = "w1", .created_at_us = 10})
+          .ok());
+  ASSERT_TRUE(
+      store.PutKey({.purpose = "blind-index", .version = 1, .wrapped = std::string("\0b", 2)})
+          .ok());
+  EXPECT_EQ(store.PutKey({.purpose = "customer-kek", .version = 1, .wrapped = "again"}).code(),
+            ErrorCode::kConflict);
   Result<std::vector<StoredKey>> keys = store.ListKeys();
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys->size(), 3u);
