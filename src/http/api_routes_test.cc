@@ -43,7 +43,7 @@ class ApiRoutesTest : public ::testing::Test {
 // with its method, and every documented operation is registered.
 TEST_F(ApiRoutesTest, OpenApiDocumentMatchesTheRegisteredRoutesExactly) {
   const json::value doc = json::parse(OpenApiDocument());
-  EXPECT_EQ(doc.at("openapi").as_string().substr(0, 2), "3.");
+  EXPECT_EQ(std::string(doc.at("openapi").as_string()).substr(0, 2), "3.");
   std::set<std::pair<std::string, std::string>> documented;
   for (const auto& [path, item] : doc.at("paths").as_object()) {
     for (const auto& [method, operation] : item.as_object()) {

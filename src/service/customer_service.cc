@@ -92,7 +92,7 @@ Result<store::CustomerRecord> CustomerService::SealNewRecord(
 
 Result<CustomerView> CustomerService::Create(const Actor& actor,
                                              const std::map<std::string, std::string>& input) {
-  ASSIGN_OR_RETURN(std::map<std::string, std::string> values,
+  ASSIGN_OR_RETURN(FieldValues values,
                    catalog_.ValidateRecord(input, /*is_create=*/true, CurrentYear()));
   Status last = Status::Ok();
   for (int attempt = 0; attempt < kCustomerIdAttemptsMax; ++attempt) {
@@ -169,7 +169,7 @@ Result<CustomerListPage> CustomerService::Search(const Actor& /*actor*/,
     return InvalidArgument("field is not searchable: " + field_key.substr(0, 48));
   }
   ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
-  ASSIGN_OR_RETURN(std::map<std::string, std::string> normalised,
+  ASSIGN_OR_RETURN(FieldValues normalised,
                    catalog_.ValidateRecord({{field_key, value}}, /*is_create=*/false, CurrentYear()));
   Result<std::string> digest = keyring_.BlindIndex(field_key, normalised[field_key]);
   WipeValues(normalised);

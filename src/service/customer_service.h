@@ -39,6 +39,9 @@ struct CustomerListPage {
   std::optional<std::string> next_cursor;
 };
 
+// Field key -> value, as received or normalised.
+using FieldValues = std::map<std::string, std::string>;
+
 // A field's new value, or std::nullopt to remove the field.
 using FieldChanges = std::map<std::string, std::optional<std::string>>;
 

@@ -230,7 +230,10 @@ class RawDatabaseTest(unittest.TestCase):
         try:
             files = glob.glob(os.path.join(server.data_dir, "custvault.db*"))
             self.assertTrue(files)
-            raw = b"".join(open(p, "rb").read() for p in files)
+            raw = b""
+            for path in files:
+                with open(path, "rb") as f:
+                    raw += f.read()
             self.assertGreater(len(raw), 4096)
             log = server.server_log().encode()
             for plain in PLAINTEXTS:
