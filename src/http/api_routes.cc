@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "common/env.h"
+#include "http/auth.h"
 
 namespace custvault::http {
 namespace json = boost::json;
@@ -10,27 +11,6 @@ namespace {
 
 constexpr size_t kFieldKeyBytesMax = 48;
 constexpr size_t kCursorBytesMax = 512;
-
-// Bearer-token authentication, before any handler runs.
-Result<service::Actor> Authenticate(const service::Vault& vault, const Request& request) {
-  const std::string& header = request.Header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) {
-    return Unauthenticated("missing bearer token");
-  }
-  return vault.AuthenticateBootstrapToken(std::string_view(header).substr(kBearer.size()),
-                                          request.peer_ip);
-}
-
-using AuthedHandler = std::function<Response(Request&, const service::Actor&)>;
-
-Handler WithAuth(service::Vault& vault, AuthedHandler handler) {
-  return [&vault, handler = std::move(handler)](Request& request) -> Response {
-    Result<service::Actor> actor = Authenticate(vault, request);
-    if (!actor.ok()) return ErrorResponse(actor.status());
-    return handler(request, *actor);
-  };
-}
 
 }  // namespace
 
@@ -253,18 +233,24 @@ Response Catalog(service::Vault& vault) {
 }  // namespace
 
 void RegisterApiRoutes(Router& router, service::Vault& vault) {
+  const Authenticator authenticate = [&vault](const Request& request) {
+    const std::string_view token = BearerToken(request);
+    if (token.empty()) return Result<service::Actor>(Unauthenticated("missing bearer token"));
+    return vault.AuthenticateBootstrapToken(token, request.peer_ip);
+  };
   router.Add("GET", "/healthz", [](Request&) {
     return JsonResponse(200, json::object{{"status", "ok"}});
   });
-  router.Add("GET", "/api/v1/openapi.json", WithAuth(vault, [](Request&, const service::Actor&) {
+  router.Add("GET", "/api/v1/openapi.json", WithAuth(authenticate, [](Request&, const service::Actor&) {
                Response response;
                response.body = std::string(OpenApiDocument());
                return response;
              }));
   router.Add("GET", "/api/v1/catalog",
-             WithAuth(vault, [&vault](Request&, const service::Actor&) { return Catalog(vault); }));
-  auto bind = [&vault](Response (*fn)(service::Vault&, Request&, const service::Actor&)) {
-    return WithAuth(vault, [&vault, fn](Request& r, const service::Actor& a) { return fn(vault, r, a); });
+             WithAuth(authenticate, [&vault](Request&, const service::Actor&) { return Catalog(vault); }));
+  auto bind = [&vault, &authenticate](Response (*fn)(service::Vault&, Request&, const service::Actor&)) {
+    return WithAuth(authenticate,
+                    [&vault, fn](Request& r, const service::Actor& a) { return fn(vault, r, a); });
   };
   router.Add("POST", "/api/v1/customers", bind(CreateCustomer));
   router.Add("GET", "/api/v1/customers", bind(ListCustomers));

@@ -1,23 +1,44 @@
 // Actor: who is making a request, as established by authentication.
-// Built by http/ (bearer token) or cli/ (local operator) and passed to every
+// Built by http/ (bearer token) or cli/ (local session) and passed to every
 // service call; services decide on it, never on anything the client claims.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace custvault::service {
 
+// The six staff roles of R-ACC-1, and the role of a registered channel
+// system. Every account holds exactly one.
+enum class Role {
+  kEntryClerk,       // entry_clerk: creates customers, edits basic fields
+  kInfoManager,      // info_manager: sees everything masked, may reveal
+  kDeptHead,         // dept_head: approves tag and sensitive changes
+  kAuditor,          // auditor: audit data only
+  kSecurityOfficer,  // security_officer: approves grants; keys; incidents
+  kSysAdmin,         // sys_admin: accounts, backups; no customer data
+  kChannel,          // a registered collection channel (API key)
+};
+
+std::string_view RoleName(Role role);  // "entry_clerk", ...
+std::optional<Role> ParseRole(std::string_view name);
+
 enum class ActorKind {
-  kBootstrap,  // the random token `custvault init` creates, until accounts exist
+  kBootstrap,      // the random token `custvault init` creates, until accounts exist
+  kStaff,          // a logged-in person
+  kChannel,        // a channel system with an API key
   kLocalOperator,  // the CLI run by someone who can read the data directory
 };
 
 struct Actor {
   ActorKind kind = ActorKind::kBootstrap;
-  std::string id;  // "bootstrap", "cli:<os user>"; never personal data
+  std::string id;  // account id, channel name, "bootstrap", "cli:<os user>"; never personal data
+  Role role = Role::kInfoManager;
   std::string ip;  // source address; "local" for the CLI
+  std::string session_id;  // opaque id of the session (not the token), if any
 
-  // "staff:<id>" style channel recorded on the customers this actor creates.
+  // "staff:<id>" / "channel:<name>": recorded on the customers this actor creates.
   std::string ChannelName() const;
 };
 

@@ -30,14 +30,6 @@ Result<std::pair<std::string, std::string>> ParseTagFilter(const std::string& ta
 
 }  // namespace
 
-std::string Actor::ChannelName() const {
-  switch (kind) {
-    case ActorKind::kBootstrap: return "staff:bootstrap";
-    case ActorKind::kLocalOperator: return "staff:" + id;
-  }
-  return "unknown";
-}
-
 CustomerService::CustomerService(Env* env, const Config& config, const catalog::Catalog& catalog,
                                  const crypto::Keyring& keyring, store::Store& store)
     : env_(env), config_(config), catalog_(catalog), keyring_(keyring), store_(store) {}
