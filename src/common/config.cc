@@ -20,11 +20,14 @@ struct IntKey {
   int64_t min = 0;
   int64_t max = 0;
 };
+struct BoolKey {
+  bool* target = nullptr;
+};
 struct StringKey {
   std::string* target = nullptr;
   std::vector<std::string> allowed;  // empty: any value
 };
-using KeySpec = std::variant<IntKey, StringKey>;
+using KeySpec = std::variant<IntKey, StringKey, BoolKey>;
 
 std::map<std::string, KeySpec> KeySpecs(Config& c) {
   std::map<std::string, KeySpec> keys;
@@ -53,6 +56,41 @@ std::map<std::string, KeySpec> KeySpecs(Config& c) {
   keys["limits.field_bytes_max"] = IntKey{nullptr, &c.limits.field_bytes_max, 16, 1 << 20};
   keys["limits.binary_field_bytes_max"] =
       IntKey{nullptr, &c.limits.binary_field_bytes_max, 16, 16 << 20};
+  keys["auth.password_length_min"] = IntKey{nullptr, &c.auth.password_length_min, 8, 128};
+  keys["auth.password_expiry_days"] = IntKey{nullptr, &c.auth.password_expiry_days, 1, 3650};
+  keys["auth.password_history"] = IntKey{nullptr, &c.auth.password_history, 0, 24};
+  keys["auth.lockout_failures"] = IntKey{nullptr, &c.auth.lockout_failures, 1, 100};
+  keys["auth.lockout_minutes"] = IntKey{nullptr, &c.auth.lockout_minutes, 1, 10'080};
+  keys["auth.totp_required_roles"] = StringKey{&c.auth.totp_required_roles, {}};
+  keys["auth.session_idle_minutes"] = IntKey{nullptr, &c.auth.session_idle_minutes, 1, 1440};
+  keys["auth.session_absolute_hours"] = IntKey{nullptr, &c.auth.session_absolute_hours, 1, 168};
+  keys["auth.ip_allowlist"] = StringKey{&c.auth.ip_allowlist, {}};
+  keys["auth.argon2_memory_kib"] = IntKey{nullptr, &c.auth.argon2_memory_kib, 8192, 4 << 20};
+  keys["auth.argon2_iterations"] = IntKey{nullptr, &c.auth.argon2_iterations, 1, 100};
+  keys["auth.argon2_parallelism"] = IntKey{nullptr, &c.auth.argon2_parallelism, 1, 16};
+  keys["auth.reveal_per_hour_max"] = IntKey{nullptr, &c.auth.reveal_per_hour_max, 1, 100'000};
+  keys["auth.review_interval_days"] = IntKey{nullptr, &c.auth.review_interval_days, 1, 3650};
+  // R-AUD-3: never less than three years.
+  keys["audit.retention_days"] = IntKey{nullptr, &c.audit.retention_days, 1096, 36'500};
+  keys["audit.checkpoint_every_entries"] =
+      IntKey{nullptr, &c.audit.checkpoint_every_entries, 1, 10'000'000};
+  keys["audit.checkpoint_every_seconds"] =
+      IntKey{nullptr, &c.audit.checkpoint_every_seconds, 1, 86'400};
+  keys["audit.queue_max"] = IntKey{nullptr, &c.audit.queue_max, 1, 10'000'000};
+  keys["audit.batch_max"] = IntKey{nullptr, &c.audit.batch_max, 1, 1'000'000};
+  keys["audit.trusted_proxies"] = StringKey{&c.audit.trusted_proxies, {}};
+  keys["audit.working_hours"] = StringKey{&c.audit.working_hours, {}};
+  keys["audit.working_days"] = StringKey{&c.audit.working_days, {}};
+  keys["audit.bulk_views_max"] = IntKey{nullptr, &c.audit.bulk_views_max, 1, 10'000'000};
+  keys["audit.bulk_views_window_minutes"] =
+      IntKey{nullptr, &c.audit.bulk_views_window_minutes, 1, 10'080};
+  keys["audit.login_failures_max"] = IntKey{nullptr, &c.audit.login_failures_max, 1, 10'000};
+  keys["audit.login_failures_window_minutes"] =
+      IntKey{nullptr, &c.audit.login_failures_window_minutes, 1, 10'080};
+  keys["audit.reveals_max"] = IntKey{nullptr, &c.audit.reveals_max, 1, 10'000'000};
+  keys["audit.reveals_window_minutes"] = IntKey{nullptr, &c.audit.reveals_window_minutes, 1, 10'080};
+  keys["audit.new_ip_alert"] = BoolKey{&c.audit.new_ip_alert};
+  keys["audit.alert_webhook_url"] = StringKey{&c.audit.alert_webhook_url, {}};
   keys["log.level"] = StringKey{&c.log.level, {"trace", "debug", "info", "warn", "error"}};
   return keys;
 }
@@ -84,6 +122,11 @@ Status SetString(const std::string& key, const StringKey& spec, const std::strin
 }
 
 Status ApplyTomlValue(const std::string& key, const KeySpec& spec, const toml::value& v) {
+  if (const auto* b = std::get_if<BoolKey>(&spec)) {
+    if (!v.is_boolean()) return BadKey(key, "must be true or false");
+    *b->target = v.as_boolean();
+    return Status::Ok();
+  }
   if (const auto* i = std::get_if<IntKey>(&spec)) {
     if (!v.is_integer()) return BadKey(key, "must be an integer");
     return SetInt(key, *i, v.as_integer());
@@ -95,6 +138,11 @@ Status ApplyTomlValue(const std::string& key, const KeySpec& spec, const toml::v
 
 Status ApplyEnvironmentValue(const std::string& key, const KeySpec& spec,
                              const std::string& text) {
+  if (const auto* b = std::get_if<BoolKey>(&spec)) {
+    if (text != "true" && text != "false") return BadKey(key, "must be true or false");
+    *b->target = text == "true";
+    return Status::Ok();
+  }
   if (const auto* i = std::get_if<IntKey>(&spec)) {
     int64_t value = 0;
     size_t used = 0;
@@ -203,6 +251,33 @@ id_number_mask = "first6_last6"  # "first6_last4" hides more (see docs)
 page_size_default = 20
 page_size_max = 200
 field_bytes_max = 4096
+
+[auth]
+password_length_min = 12
+password_expiry_days = 90
+password_history = 5
+lockout_failures = 5
+lockout_minutes = 15
+totp_required_roles = "info_manager,dept_head,auditor,security_officer,sys_admin"
+session_idle_minutes = 15
+session_absolute_hours = 8
+ip_allowlist = ""            # e.g. "10.0.0.0/8,192.168.1.0/24"; empty allows any address
+
+[audit]
+retention_days = 1096        # never less than 3 years (R-AUD-3)
+checkpoint_every_entries = 1000
+checkpoint_every_seconds = 60
+trusted_proxies = ""         # proxies whose X-Forwarded-For is believed
+working_hours = "08:00-20:00"
+working_days = "1-5"
+bulk_views_max = 200
+bulk_views_window_minutes = 10
+login_failures_max = 5
+login_failures_window_minutes = 15
+reveals_max = 20
+reveals_window_minutes = 10
+new_ip_alert = true
+alert_webhook_url = ""
 
 [log]
 level = "info"

@@ -53,6 +53,46 @@ struct LimitsConfig {
   int binary_field_bytes_max = 65536;  // decoded biometric template
 };
 
+// Accounts, passwords, sessions (R-ACC-4). Section [auth].
+struct AuthConfig {
+  int password_length_min = 12;
+  int password_expiry_days = 90;
+  int password_history = 5;          // the last N passwords may not be reused
+  int lockout_failures = 5;          // consecutive failures before a lockout
+  int lockout_minutes = 15;
+  // Roles that must give a TOTP code at login (comma-separated role names).
+  std::string totp_required_roles = "info_manager,dept_head,auditor,security_officer,sys_admin";
+  int session_idle_minutes = 15;
+  int session_absolute_hours = 8;
+  std::string ip_allowlist;          // comma-separated CIDRs for the deployment; empty: any
+  int argon2_memory_kib = 65536;     // argon2id parameters (docs/access-control.md)
+  int argon2_iterations = 3;
+  int argon2_parallelism = 1;
+  int reveal_per_hour_max = 30;      // reveals per account per hour
+  int review_interval_days = 182;    // accounts not reviewed for this long are overdue
+};
+
+// The audit log (R-AUD). Section [audit].
+struct AuditConfig {
+  int retention_days = 1096;         // at least 3 years; smaller values are refused
+  int checkpoint_every_entries = 1000;
+  int checkpoint_every_seconds = 60;
+  int queue_max = 65536;             // waiting entries before requests get 503
+  int batch_max = 4096;              // entries per group commit
+  std::string trusted_proxies;       // comma-separated CIDRs whose X-Forwarded-For is believed
+  // Alert rules (R-AUD-4).
+  std::string working_hours = "08:00-20:00";  // local time; outside it, access alerts
+  std::string working_days = "1-5";           // ISO weekdays, Monday = 1
+  int bulk_views_max = 200;          // customer views/exports by one account ...
+  int bulk_views_window_minutes = 10;  // ... within this window
+  int login_failures_max = 5;
+  int login_failures_window_minutes = 15;
+  int reveals_max = 20;
+  int reveals_window_minutes = 10;
+  bool new_ip_alert = true;          // a login from an IP new for the account
+  std::string alert_webhook_url;     // optional http:// URL that receives each alert as JSON
+};
+
 struct LogConfig {
   std::string level = "info";  // trace | debug | info | warn | error
 };
@@ -65,6 +105,8 @@ struct Config {
   CryptoConfig crypto;
   CatalogConfig catalog;
   LimitsConfig limits;
+  AuthConfig auth;
+  AuditConfig audit;
   LogConfig log;
 
   // Absolute path of a file named relative to the data directory.

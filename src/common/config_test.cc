@@ -73,5 +73,20 @@ TEST(ConfigTest, PageSizeDefaultMayNotExceedTheMaximum) {
       ParseConfig("[limits]\npage_size_default = 300\npage_size_max = 100\n", "/d", {}).ok());
 }
 
+TEST(ConfigTest, AuditRetentionBelowThreeYearsIsRefused) {  // R-AUD-3
+  Result<Config> c = ParseConfig("[audit]\nretention_days = 365\n", "/d", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("audit.retention_days"), std::string::npos);
+  EXPECT_EQ(ParseConfig("", "/d", {})->audit.retention_days, 1096);
+}
+
+TEST(ConfigTest, BooleansAcceptOnlyTrueOrFalse) {
+  EXPECT_FALSE(ParseConfig("[audit]\nnew_ip_alert = false\n", "/d", {})->audit.new_ip_alert);
+  EXPECT_FALSE(ParseConfig("[audit]\nnew_ip_alert = 1\n", "/d", {}).ok());
+  EXPECT_FALSE(ParseConfig("", "/d", {{"CUSTVAULT_AUDIT_NEW_IP_ALERT", "yes"}}).ok());
+  EXPECT_FALSE(
+      ParseConfig("", "/d", {{"CUSTVAULT_AUDIT_NEW_IP_ALERT", "false"}})->audit.new_ip_alert);
+}
+
 }  // namespace
 }  // namespace custvault
