@@ -74,7 +74,8 @@ int RunServe(const std::string& data_dir, const std::string& listen) {
 
   http::Router router;
   http::RegisterApiRoutes(router, **vault);
-  Result<std::unique_ptr<http::HttpServer>> server = http::HttpServer::Create(server_config, router);
+  Result<std::unique_ptr<http::HttpServer>> server =
+      http::HttpServer::Create(server_config, router);
   if (!server.ok()) return Fail(server.status());
   if (Status s = (*server)->Start(); !s.ok()) return Fail(s);
   const std::string host = server_config.listen.substr(0, server_config.listen.rfind(':'));
@@ -129,8 +130,8 @@ int RunCustomerAdd(const std::string& data_dir, const std::vector<std::string>& 
       } else if (value.is_int64()) {
         input[std::string(key)] = std::to_string(value.as_int64());
       } else {
-        return Fail(Status(ErrorCode::kValidationFailed, "wrong JSON type",
-                           {{std::string(key), "type"}}));
+        return Fail(
+            Status(ErrorCode::kValidationFailed, "wrong JSON type", {{std::string(key), "type"}}));
       }
     }
   }
@@ -170,9 +171,9 @@ int RunCustomerFind(const std::string& data_dir, const std::map<std::string, std
   if (!vault.ok()) return Fail(vault.status());
   std::optional<std::string> page_cursor;
   if (!cursor.empty()) page_cursor = cursor;
-  Result<service::CustomerListPage> page = (*vault)->customers().Search(
-      LocalOperator(), given[0].first, given[0].second, page_cursor,
-      limit > 0 ? std::optional<int>(limit) : std::nullopt);
+  Result<service::CustomerListPage> page =
+      (*vault)->customers().Search(LocalOperator(), given[0].first, given[0].second, page_cursor,
+                                   limit > 0 ? std::optional<int>(limit) : std::nullopt);
   if (!page.ok()) return Fail(page.status());
   PrintJson(http::CustomerPageJson(*page));
   return 0;
@@ -218,8 +219,8 @@ int Main(int argc, char** argv) {
   add_data_dir(get);
   get->add_option("id", id, "Customer id, e.g. C20261129123456")->required();
 
-  std::map<std::string, std::string> by = {{"name", ""},  {"id_number", ""}, {"phone", ""},
-                                           {"bank_account", ""}, {"email", ""}};
+  std::map<std::string, std::string> by = {
+      {"name", ""}, {"id_number", ""}, {"phone", ""}, {"bank_account", ""}, {"email", ""}};
   int limit = 0;
   std::string cursor;
   CLI::App* find = customer->add_subcommand(

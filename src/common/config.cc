@@ -31,7 +31,8 @@ using KeySpec = std::variant<IntKey, StringKey, BoolKey>;
 
 std::map<std::string, KeySpec> KeySpecs(Config& c) {
   std::map<std::string, KeySpec> keys;
-  keys["general.utc_offset_seconds"] = IntKey{nullptr, &c.utc_offset_seconds, -14 * 3600, 14 * 3600};
+  keys["general.utc_offset_seconds"] =
+      IntKey{nullptr, &c.utc_offset_seconds, -14 * 3600, 14 * 3600};
   keys["server.listen"] = StringKey{&c.server.listen, {}};
   keys["server.io_threads"] = IntKey{nullptr, &c.server.io_threads, 1, 64};
   keys["server.worker_threads"] = IntKey{nullptr, &c.server.worker_threads, 1, 256};
@@ -88,7 +89,8 @@ std::map<std::string, KeySpec> KeySpecs(Config& c) {
   keys["audit.login_failures_window_minutes"] =
       IntKey{nullptr, &c.audit.login_failures_window_minutes, 1, 10'080};
   keys["audit.reveals_max"] = IntKey{nullptr, &c.audit.reveals_max, 1, 10'000'000};
-  keys["audit.reveals_window_minutes"] = IntKey{nullptr, &c.audit.reveals_window_minutes, 1, 10'080};
+  keys["audit.reveals_window_minutes"] =
+      IntKey{nullptr, &c.audit.reveals_window_minutes, 1, 10'080};
   keys["audit.new_ip_alert"] = BoolKey{&c.audit.new_ip_alert};
   keys["audit.alert_webhook_url"] = StringKey{&c.audit.alert_webhook_url, {}};
   keys["log.level"] = StringKey{&c.log.level, {"trace", "debug", "info", "warn", "error"}};
@@ -101,8 +103,8 @@ Status BadKey(const std::string& key, const std::string& why) {
 
 Status SetInt(const std::string& key, const IntKey& spec, int64_t value) {
   if (value < spec.min || value > spec.max) {
-    return BadKey(key, "must be between " + std::to_string(spec.min) + " and " +
-                           std::to_string(spec.max));
+    return BadKey(
+        key, "must be between " + std::to_string(spec.min) + " and " + std::to_string(spec.max));
   }
   if (spec.target_wide) *spec.target_wide = value;
   if (spec.target) *spec.target = static_cast<int>(value);
@@ -136,8 +138,7 @@ Status ApplyTomlValue(const std::string& key, const KeySpec& spec, const toml::v
   return SetString(key, s, v.as_string().str);
 }
 
-Status ApplyEnvironmentValue(const std::string& key, const KeySpec& spec,
-                             const std::string& text) {
+Status ApplyEnvironmentValue(const std::string& key, const KeySpec& spec, const std::string& text) {
   if (const auto* b = std::get_if<BoolKey>(&spec)) {
     if (text != "true" && text != "false") return BadKey(key, "must be true or false");
     *b->target = text == "true";

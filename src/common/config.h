@@ -17,9 +17,9 @@ namespace custvault {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8080";
-  int io_threads = 2;            // threads running the network event loop
-  int worker_threads = 4;        // threads running request handlers
-  int worker_queue_max = 4096;   // waiting requests before 503 + Retry-After
+  int io_threads = 2;           // threads running the network event loop
+  int worker_threads = 4;       // threads running request handlers
+  int worker_queue_max = 4096;  // waiting requests before 503 + Retry-After
   int64_t body_bytes_max = 1 << 20;
   int header_bytes_max = 16 * 1024;
   int request_timeout_ms = 30'000;
@@ -27,9 +27,9 @@ struct ServerConfig {
 };
 
 struct StorageConfig {
-  std::string backend = "sqlite";          // sqlite | postgres (later)
+  std::string backend = "sqlite";            // sqlite | postgres (later)
   std::string sqlite_file = "custvault.db";  // relative to the data directory
-  int sqlite_readers = 4;                  // read-only connections in the pool
+  int sqlite_readers = 4;                    // read-only connections in the pool
   int busy_timeout_ms = 5'000;
 };
 
@@ -41,15 +41,15 @@ struct CryptoConfig {
 };
 
 struct CatalogConfig {
-  std::string industry = "finance";  // finance | ecommerce | consulting | medical
-  std::string extra_fields_file;     // optional TOML with [[field]] entries
+  std::string industry = "finance";             // finance | ecommerce | consulting | medical
+  std::string extra_fields_file;                // optional TOML with [[field]] entries
   std::string id_number_mask = "first6_last6";  // or first6_last4 (R-CAT-2a)
 };
 
 struct LimitsConfig {
   int page_size_default = 20;
   int page_size_max = 200;
-  int field_bytes_max = 4096;        // any text field, after UTF-8 encoding
+  int field_bytes_max = 4096;          // any text field, after UTF-8 encoding
   int binary_field_bytes_max = 65536;  // decoded biometric template
 };
 
@@ -57,40 +57,40 @@ struct LimitsConfig {
 struct AuthConfig {
   int password_length_min = 12;
   int password_expiry_days = 90;
-  int password_history = 5;          // the last N passwords may not be reused
-  int lockout_failures = 5;          // consecutive failures before a lockout
+  int password_history = 5;  // the last N passwords may not be reused
+  int lockout_failures = 5;  // consecutive failures before a lockout
   int lockout_minutes = 15;
   // Roles that must give a TOTP code at login (comma-separated role names).
   std::string totp_required_roles = "info_manager,dept_head,auditor,security_officer,sys_admin";
   int session_idle_minutes = 15;
   int session_absolute_hours = 8;
-  std::string ip_allowlist;          // comma-separated CIDRs for the deployment; empty: any
-  int argon2_memory_kib = 65536;     // argon2id parameters (docs/access-control.md)
+  std::string ip_allowlist;       // comma-separated CIDRs for the deployment; empty: any
+  int argon2_memory_kib = 65536;  // argon2id parameters (docs/access-control.md)
   int argon2_iterations = 3;
   int argon2_parallelism = 1;
-  int reveal_per_hour_max = 30;      // reveals per account per hour
-  int review_interval_days = 182;    // accounts not reviewed for this long are overdue
+  int reveal_per_hour_max = 30;    // reveals per account per hour
+  int review_interval_days = 182;  // accounts not reviewed for this long are overdue
 };
 
 // The audit log (R-AUD). Section [audit].
 struct AuditConfig {
-  int retention_days = 1096;         // at least 3 years; smaller values are refused
+  int retention_days = 1096;  // at least 3 years; smaller values are refused
   int checkpoint_every_entries = 1000;
   int checkpoint_every_seconds = 60;
-  int queue_max = 65536;             // waiting entries before requests get 503
-  int batch_max = 4096;              // entries per group commit
-  std::string trusted_proxies;       // comma-separated CIDRs whose X-Forwarded-For is believed
+  int queue_max = 65536;        // waiting entries before requests get 503
+  int batch_max = 4096;         // entries per group commit
+  std::string trusted_proxies;  // comma-separated CIDRs whose X-Forwarded-For is believed
   // Alert rules (R-AUD-4).
   std::string working_hours = "08:00-20:00";  // local time; outside it, access alerts
   std::string working_days = "1-5";           // ISO weekdays, Monday = 1
-  int bulk_views_max = 200;          // customer views/exports by one account ...
-  int bulk_views_window_minutes = 10;  // ... within this window
+  int bulk_views_max = 200;                   // customer views/exports by one account ...
+  int bulk_views_window_minutes = 10;         // ... within this window
   int login_failures_max = 5;
   int login_failures_window_minutes = 15;
   int reveals_max = 20;
   int reveals_window_minutes = 10;
-  bool new_ip_alert = true;          // a login from an IP new for the account
-  std::string alert_webhook_url;     // optional http:// URL that receives each alert as JSON
+  bool new_ip_alert = true;       // a login from an IP new for the account
+  std::string alert_webhook_url;  // optional http:// URL that receives each alert as JSON
 };
 
 struct LogConfig {

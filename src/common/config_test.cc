@@ -34,9 +34,9 @@ TEST(ConfigTest, FileValuesAreApplied) {
 }
 
 TEST(ConfigTest, EnvironmentOverridesTheFile) {
-  Result<Config> c = ParseConfig("[server]\nlisten = \"0.0.0.0:9000\"\n", "/d",
-                                 {{"CUSTVAULT_SERVER_LISTEN", "127.0.0.1:7000"},
-                                  {"CUSTVAULT_LIMITS_PAGE_SIZE_MAX", "50"}});
+  Result<Config> c = ParseConfig(
+      "[server]\nlisten = \"0.0.0.0:9000\"\n", "/d",
+      {{"CUSTVAULT_SERVER_LISTEN", "127.0.0.1:7000"}, {"CUSTVAULT_LIMITS_PAGE_SIZE_MAX", "50"}});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->server.listen, "127.0.0.1:7000");
   EXPECT_EQ(c->limits.page_size_max, 50);

@@ -14,9 +14,13 @@ TEST(EncodingTest, HexRoundTripsAndRefusesBadInput) {
 
 TEST(EncodingTest, Base64MatchesRfc4648Vectors) {
   // RFC 4648 section 10.
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(Base64Encode(plain), encoded);
     EXPECT_EQ(Base64Decode(encoded).value(), plain);
@@ -24,11 +28,11 @@ TEST(EncodingTest, Base64MatchesRfc4648Vectors) {
 }
 
 TEST(EncodingTest, Base64RefusesMalformedText) {
-  EXPECT_FALSE(Base64Decode("Zg=").ok());      // length
-  EXPECT_FALSE(Base64Decode("Z===").ok());     // too much padding
-  EXPECT_FALSE(Base64Decode("Zm9v!A==").ok()); // alphabet
-  EXPECT_FALSE(Base64Decode("Zh==").ok());     // non-canonical trailing bits
-  EXPECT_FALSE(Base64Decode("Zg==Zg==").ok()); // padding in the middle
+  EXPECT_FALSE(Base64Decode("Zg=").ok());       // length
+  EXPECT_FALSE(Base64Decode("Z===").ok());      // too much padding
+  EXPECT_FALSE(Base64Decode("Zm9v!A==").ok());  // alphabet
+  EXPECT_FALSE(Base64Decode("Zh==").ok());      // non-canonical trailing bits
+  EXPECT_FALSE(Base64Decode("Zg==Zg==").ok());  // padding in the middle
 }
 
 TEST(EncodingTest, Base64RoundTripsEveryByteValue) {

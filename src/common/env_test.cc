@@ -74,7 +74,8 @@ TEST(RandomTest, FillsBuffersWithDifferentBytes) {
   uint8_t a[32] = {}, b[32] = {};
   ASSERT_TRUE(Env::Default()->RandomBytes(a).ok());
   ASSERT_TRUE(Env::Default()->RandomBytes(b).ok());
-  EXPECT_NE(std::string(reinterpret_cast<char*>(a), 32), std::string(reinterpret_cast<char*>(b), 32));
+  EXPECT_NE(std::string(reinterpret_cast<char*>(a), 32),
+            std::string(reinterpret_cast<char*>(b), 32));
 }
 
 }  // namespace

@@ -77,7 +77,9 @@ inline Status NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(
 inline Status Conflict(std::string m) { return {ErrorCode::kConflict, std::move(m)}; }
 inline Status TooLarge(std::string m) { return {ErrorCode::kTooLarge, std::move(m)}; }
 inline Status Unauthenticated(std::string m) { return {ErrorCode::kUnauthenticated, std::move(m)}; }
-inline Status PermissionDenied(std::string m) { return {ErrorCode::kPermissionDenied, std::move(m)}; }
+inline Status PermissionDenied(std::string m) {
+  return {ErrorCode::kPermissionDenied, std::move(m)};
+}
 inline Status Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
 inline Status DataLoss(std::string m) { return {ErrorCode::kDataLoss, std::move(m)}; }
 inline Status Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
@@ -86,7 +88,7 @@ inline Status Internal(std::string m) { return {ErrorCode::kInternal, std::move(
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
@@ -115,9 +117,9 @@ class [[nodiscard]] Result {
 #define CUSTVAULT_CONCAT_INNER(a, b) a##b
 #define CUSTVAULT_CONCAT(a, b) CUSTVAULT_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                         \
-  do {                                                \
-    ::custvault::Status custvault_status_ = (expr);   \
+#define RETURN_IF_ERROR(expr)                              \
+  do {                                                     \
+    ::custvault::Status custvault_status_ = (expr);        \
     if (!custvault_status_.ok()) return custvault_status_; \
   } while (0)
 

@@ -129,8 +129,9 @@ Response ListCustomers(service::Vault& vault, Request& request, const service::A
   for (const auto& [name, value] : request.query) {
     if (name != "limit" && name != "cursor" && name != "tag") {
       // Personal values never travel in URLs: search is POST .../search.
-      return ErrorResponse(InvalidArgument(
-          "unknown query parameter (search by a personal value with POST /api/v1/customers/search)"));
+      return ErrorResponse(
+          InvalidArgument("unknown query parameter (search by a personal value with POST "
+                          "/api/v1/customers/search)"));
     }
   }
   Result<service::CustomerListPage> page = vault.customers().List(actor, tag, cursor, limit);
@@ -241,14 +242,17 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   router.Add("GET", "/healthz", [](Request&) {
     return JsonResponse(200, json::object{{"status", "ok"}});
   });
-  router.Add("GET", "/api/v1/openapi.json", WithAuth(authenticate, [](Request&, const service::Actor&) {
+  router.Add("GET", "/api/v1/openapi.json",
+             WithAuth(authenticate, [](Request&, const service::Actor&) {
                Response response;
                response.body = std::string(OpenApiDocument());
                return response;
              }));
-  router.Add("GET", "/api/v1/catalog",
-             WithAuth(authenticate, [&vault](Request&, const service::Actor&) { return Catalog(vault); }));
-  auto bind = [&vault, &authenticate](Response (*fn)(service::Vault&, Request&, const service::Actor&)) {
+  router.Add(
+      "GET", "/api/v1/catalog",
+      WithAuth(authenticate, [&vault](Request&, const service::Actor&) { return Catalog(vault); }));
+  auto bind = [&vault,
+               &authenticate](Response (*fn)(service::Vault&, Request&, const service::Actor&)) {
     return WithAuth(authenticate,
                     [&vault, fn](Request& r, const service::Actor& a) { return fn(vault, r, a); });
   };

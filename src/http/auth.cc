@@ -12,8 +12,8 @@ std::string_view BearerToken(const Request& request) {
 }
 
 Handler WithAuth(Authenticator authenticate, AuthedHandler handler) {
-  return [authenticate = std::move(authenticate), handler = std::move(handler)](
-             Request& request) -> Response {
+  return [authenticate = std::move(authenticate),
+          handler = std::move(handler)](Request& request) -> Response {
     Result<service::Actor> actor = authenticate(request);
     if (!actor.ok()) return ErrorResponse(actor.status());
     return handler(request, *actor);

@@ -4,13 +4,20 @@ namespace custvault::service {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kEntryClerk: return "entry_clerk";
-    case Role::kInfoManager: return "info_manager";
-    case Role::kDeptHead: return "dept_head";
-    case Role::kAuditor: return "auditor";
-    case Role::kSecurityOfficer: return "security_officer";
-    case Role::kSysAdmin: return "sys_admin";
-    case Role::kChannel: return "channel";
+    case Role::kEntryClerk:
+      return "entry_clerk";
+    case Role::kInfoManager:
+      return "info_manager";
+    case Role::kDeptHead:
+      return "dept_head";
+    case Role::kAuditor:
+      return "auditor";
+    case Role::kSecurityOfficer:
+      return "security_officer";
+    case Role::kSysAdmin:
+      return "sys_admin";
+    case Role::kChannel:
+      return "channel";
   }
   return "unknown";
 }
@@ -25,10 +32,14 @@ std::optional<Role> ParseRole(std::string_view name) {
 
 std::string Actor::ChannelName() const {
   switch (kind) {
-    case ActorKind::kBootstrap: return "staff:bootstrap";
-    case ActorKind::kStaff: return "staff:" + id;
-    case ActorKind::kChannel: return "channel:" + id;
-    case ActorKind::kLocalOperator: return "staff:" + id;
+    case ActorKind::kBootstrap:
+      return "staff:bootstrap";
+    case ActorKind::kStaff:
+      return "staff:" + id;
+    case ActorKind::kChannel:
+      return "channel:" + id;
+    case ActorKind::kLocalOperator:
+      return "staff:" + id;
   }
   return "unknown";
 }

@@ -35,7 +35,7 @@ struct Actor {
   ActorKind kind = ActorKind::kBootstrap;
   std::string id;  // account id, channel name, "bootstrap", "cli:<os user>"; never personal data
   Role role = Role::kInfoManager;
-  std::string ip;  // source address; "local" for the CLI
+  std::string ip;          // source address; "local" for the CLI
   std::string session_id;  // opaque id of the session (not the token), if any
 
   // "staff:<id>" / "channel:<name>": recorded on the customers this actor creates.

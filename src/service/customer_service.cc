@@ -126,13 +126,12 @@ Result<CustomerView> CustomerService::ToView(const store::CustomerRecord& record
       continue;
     }
     if (!key) {
-      ASSIGN_OR_RETURN(key, keyring_.UnwrapCustomerKey(record.id, record.kek_version,
-                                                       record.wrapped_key));
+      ASSIGN_OR_RETURN(
+          key, keyring_.UnwrapCustomerKey(record.id, record.kek_version, record.wrapped_key));
     }
     ASSIGN_OR_RETURN(crypto::SecretBytes plain,
                      keyring_.DecryptField(*key, record.id, field_key, stored));
-    view.fields[field_key] =
-        catalog_.MaskValue(*field, plain.view());
+    view.fields[field_key] = catalog_.MaskValue(*field, plain.view());
   }
   return view;
 }
@@ -161,8 +160,9 @@ Result<CustomerListPage> CustomerService::Search(const Actor& /*actor*/,
     return InvalidArgument("field is not searchable: " + field_key.substr(0, 48));
   }
   ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
-  ASSIGN_OR_RETURN(FieldValues normalised,
-                   catalog_.ValidateRecord({{field_key, value}}, /*is_create=*/false, CurrentYear()));
+  ASSIGN_OR_RETURN(
+      FieldValues normalised,
+      catalog_.ValidateRecord({{field_key, value}}, /*is_create=*/false, CurrentYear()));
   Result<std::string> digest = keyring_.BlindIndex(field_key, normalised[field_key]);
   WipeValues(normalised);
   if (!digest.ok()) return digest.status();
@@ -228,8 +228,9 @@ Result<CustomerView> CustomerService::Update(const Actor& /*actor*/, const std::
   std::map<std::string, std::string>& values = *validated;
 
   ASSIGN_OR_RETURN(store::CustomerRecord current, store_.GetCustomer(id));
-  ASSIGN_OR_RETURN(crypto::SecretBytes key, keyring_.UnwrapCustomerKey(
-                                                current.id, current.kek_version, current.wrapped_key));
+  ASSIGN_OR_RETURN(
+      crypto::SecretBytes key,
+      keyring_.UnwrapCustomerKey(current.id, current.kek_version, current.wrapped_key));
   store::CustomerUpdate update;
   update.id = id;
   update.updated_at_us = env_->NowMicros();
@@ -239,9 +240,8 @@ Result<CustomerView> CustomerService::Update(const Actor& /*actor*/, const std::
     if (field->protection == catalog::Protection::kPlain) {
       update.set_fields[field_key] = value;
     } else {
-      Result<std::string> sealed =
-          keyring_.EncryptField(AlgorithmFor(field->protection), key, current.key_version, id,
-                                field_key, value);
+      Result<std::string> sealed = keyring_.EncryptField(AlgorithmFor(field->protection), key,
+                                                         current.key_version, id, field_key, value);
       if (!sealed.ok()) {
         WipeValues(values);
         return sealed.status();

@@ -63,12 +63,14 @@ class CustomerService {
   Result<CustomerView> Get(const Actor& actor, const std::string& id);
   // Exact search on a searchable field through its blind index.
   Result<CustomerListPage> Search(const Actor& actor, const std::string& field_key,
-                                  const std::string& value, const std::optional<std::string>& cursor,
+                                  const std::string& value,
+                                  const std::optional<std::string>& cursor,
                                   std::optional<int> limit);
   // tag: "dimension:value" or empty.
   Result<CustomerListPage> List(const Actor& actor, const std::string& tag,
                                 const std::optional<std::string>& cursor, std::optional<int> limit);
-  Result<CustomerView> Update(const Actor& actor, const std::string& id, const FieldChanges& changes);
+  Result<CustomerView> Update(const Actor& actor, const std::string& id,
+                              const FieldChanges& changes);
   // Crypto-shreds the customer: its data key is destroyed with the row.
   Status Delete(const Actor& actor, const std::string& id);
   // Validates every row; writes the valid ones in batches of batch_size.

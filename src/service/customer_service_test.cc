@@ -109,7 +109,8 @@ TEST_F(CustomerServiceTest, AnInvalidRecordIsRefusedWholeWithEveryFieldNamed) { 
   EXPECT_EQ(view.status().code(), ErrorCode::kValidationFailed);
   std::set<std::string> named;
   for (const FieldError& e : view.status().details()) named.insert(e.field);
-  EXPECT_EQ(named, (std::set<std::string>{"id_number", "phone", "bank_account", "favourite_colour"}));
+  EXPECT_EQ(named,
+            (std::set<std::string>{"id_number", "phone", "bank_account", "favourite_colour"}));
   // No value appears in the error.
   const std::string text = view.status().ToString();
   EXPECT_EQ(text.find("110105194912310021"), std::string::npos);
@@ -172,14 +173,15 @@ TEST_F(CustomerServiceTest, ListPagesThroughEveryCustomerOnce) {
 
 TEST_F(CustomerServiceTest, UpdateRevalidatesReencryptsAndMovesTheIndex) {
   const CustomerView zhang = CreateOk(kZhangSan);
-  Result<CustomerView> updated =
-      customers().Update(TestActor(), zhang.id, {{"phone", "13987654321"}, {"email", std::nullopt}});
+  Result<CustomerView> updated = customers().Update(
+      TestActor(), zhang.id, {{"phone", "13987654321"}, {"email", std::nullopt}});
   ASSERT_TRUE(updated.ok()) << updated.status().ToString();
   EXPECT_EQ(updated->fields.at("phone"), "139****4321");
   EXPECT_EQ(updated->fields.count("email"), 0u);
   EXPECT_TRUE(customers().Search(TestActor(), "phone", "13812345678", {}, {})->items.empty());
   EXPECT_EQ(customers().Search(TestActor(), "phone", "13987654321", {}, {})->items.size(), 1u);
-  EXPECT_TRUE(customers().Search(TestActor(), "email", "zhangsan@example.com", {}, {})->items.empty());
+  EXPECT_TRUE(
+      customers().Search(TestActor(), "email", "zhangsan@example.com", {}, {})->items.empty());
 }
 
 TEST_F(CustomerServiceTest, AnInvalidUpdateChangesNothing) {  // R-CAT-4
@@ -202,12 +204,13 @@ TEST_F(CustomerServiceTest, DeleteShredsTheCustomer) {  // R-CRY-5
 
 TEST_F(CustomerServiceTest, TheDatabaseHoldsNoPlaintext) {  // R-CRY-1
   CreateOk(kZhangSan);
-  CreateOk({{"name", "欧阳娜娜"}, {"phone", "13700001234"}, {"address", "上海市浦东新区世纪大道100号"}});
+  CreateOk(
+      {{"name", "欧阳娜娜"}, {"phone", "13700001234"}, {"address", "上海市浦东新区世纪大道100号"}});
   const std::string raw = RawDatabaseBytes();
   ASSERT_GT(raw.size(), 4096u);
-  for (const char* plain : {"张三", "11010519491231002X", "13812345678", "建国路88号",
-                            "6222021234567890128", "zhangsan@example.com", "欧阳娜娜",
-                            "13700001234", "世纪大道"}) {
+  for (const char* plain :
+       {"张三", "11010519491231002X", "13812345678", "建国路88号", "6222021234567890128",
+        "zhangsan@example.com", "欧阳娜娜", "13700001234", "世纪大道"}) {
     EXPECT_EQ(raw.find(plain), std::string::npos) << "plaintext found in the database";
   }
 }

@@ -79,8 +79,8 @@ Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
   if (keys.empty()) {
     for (const char* purpose : {"customer-kek", "blind-index"}) {
       ASSIGN_OR_RETURN(crypto::WrappedKey wrapped, keyring->CreateDomainKey(purpose, 1));
-      RETURN_IF_ERROR(store->PutKey({wrapped.purpose, wrapped.version, wrapped.wrapped,
-                                     env->NowMicros()}));
+      RETURN_IF_ERROR(
+          store->PutKey({wrapped.purpose, wrapped.version, wrapped.wrapped, env->NowMicros()}));
     }
   }
 
@@ -132,8 +132,7 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
 
 Result<Actor> Vault::AuthenticateBootstrapToken(std::string_view token,
                                                 const std::string& ip) const {
-  if (token.size() > 256 ||
-      !crypto::ConstantTimeEqual(TokenHash(token), bootstrap_token_hash_)) {
+  if (token.size() > 256 || !crypto::ConstantTimeEqual(TokenHash(token), bootstrap_token_hash_)) {
     return Unauthenticated("invalid or missing bearer token");
   }
   Actor actor;
