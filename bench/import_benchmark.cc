@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -33,20 +34,20 @@
 #include "bench/customer_data_generator.h"
 #include "common/config.h"
 #include "common/env.h"
+#include "crypto/keyring.h"
 #include "service/vault.h"
 
 namespace custvault::bench {
 namespace {
 
 constexpr int64_t kMicrosPerDay = 86'400'000'000LL;
-constexpr size_t kIdDrawBytes = 4;    // CustomerService::NewCustomerId asks for 4 bytes
-constexpr size_t kCustomerKeyBytes = 32;  // Keyring::CreateCustomerKey asks for 32
+constexpr size_t kIdDrawBytes = 4;  // CustomerService::NewCustomerId asks for 4 bytes
 
 // The real environment, except that the clock is the real clock plus a
 // whole number of days the benchmark sets, and that random requests are
-// counted by size: a 4-byte request is one customer id draw, a 32-byte one
-// is one customer key. That tells id retries apart without touching the
-// service.
+// counted by size: a 4-byte request is one customer id draw, a
+// crypto::kCustomerKeyBytes one is one new customer key. That tells id
+// retries apart without touching the service.
 class DaySteppingEnv final : public Env {
  public:
   void SetDayOffset(int64_t days) { day_offset_.store(days); }
@@ -66,7 +67,7 @@ class DaySteppingEnv final : public Env {
     if (out.size() == kIdDrawBytes) {
       id_draws_.fetch_add(1);
       if (batch_keys_.load() >= batch_rows_.load()) late_id_draws_.fetch_add(1);
-    } else if (out.size() == kCustomerKeyBytes) {
+    } else if (out.size() == crypto::kCustomerKeyBytes) {
       batch_keys_.fetch_add(1);
     }
     return Env::Default()->RandomBytes(out);
@@ -176,6 +177,7 @@ int Run(const Options& options) {
   const int64_t progress_step = std::max<int64_t>(1, options.customers / 20);
   const auto wall_start = std::chrono::steady_clock::now();
 
+  std::vector<double> batch_seconds;
   std::vector<std::map<std::string, std::string>> rows;
   for (int64_t done = 0; done < options.customers;) {
     const int64_t count = std::min<int64_t>(options.batch, options.customers - done);
@@ -191,7 +193,8 @@ int Run(const Options& options) {
     env.StartBatch(count);
     const auto import_start = std::chrono::steady_clock::now();
     Result<service::ImportOutcome> outcome = customers.Import(actor, rows, options.batch);
-    import_seconds += SecondsSince(import_start);
+    batch_seconds.push_back(SecondsSince(import_start));
+    import_seconds += batch_seconds.back();
     ++batches;
     if (env.late_id_draws() > late_before) ++batches_with_late_draws;
     if (outcome.ok()) {
@@ -233,6 +236,12 @@ int Run(const Options& options) {
   const int64_t id_retries = env.id_draws() - (*stored);
 
   const double rate = import_seconds > 0 ? static_cast<double>(*stored) / import_seconds : 0;
+  std::sort(batch_seconds.begin(), batch_seconds.end());
+  auto batch_quantile_ms = [&](double q) {
+    return batch_seconds.empty()
+               ? 0.0
+               : 1000 * batch_seconds[static_cast<size_t>(q * (batch_seconds.size() - 1))];
+  };
   std::fprintf(stderr,
                "import_benchmark: %lld customers stored (%lld refused by validation, %lld batches "
                "failed)\n"
@@ -240,13 +249,15 @@ int Run(const Options& options) {
                "  generation (untimed) %.2f s; wall %.2f s\n"
                "  id draws %lld (retries %lld); batches with a redraw after a database conflict: "
                "%lld of %lld\n"
+               "  time per Import call: p50 %.0f ms, p90 %.0f ms, max %.0f ms\n"
                "  peak RSS %.1f MiB; database %.1f MiB (+ WAL %.1f MiB; %.1f MiB with WAL while "
                "open)\n",
                static_cast<long long>(*stored), static_cast<long long>(refused),
                static_cast<long long>(failed_batches), import_seconds, rate, generate_seconds,
                wall_seconds, static_cast<long long>(env.id_draws()),
                static_cast<long long>(id_retries), static_cast<long long>(batches_with_late_draws),
-               static_cast<long long>(batches), peak_rss_kib / 1024.0, db_bytes / 1048576.0,
+               static_cast<long long>(batches), batch_quantile_ms(0.5), batch_quantile_ms(0.9),
+               batch_quantile_ms(1.0), peak_rss_kib / 1024.0, db_bytes / 1048576.0,
                wal_bytes / 1048576.0, db_bytes_open / 1048576.0);
   if (!first_failure.empty()) std::cerr << "  first failure: " << first_failure << "\n";
 
@@ -255,7 +266,8 @@ int Run(const Options& options) {
       "\"failed_batches\":%lld,\"rows_in_failed_batches\":%lld,\"batch\":%d,\"ids_per_day\":%lld,"
       "\"import_seconds\":%.3f,\"customers_per_second\":%.1f,\"generate_seconds\":%.3f,"
       "\"wall_seconds\":%.3f,\"id_draws\":%lld,\"id_retries\":%lld,\"batches\":%lld,"
-      "\"batches_with_conflict_redraws\":%lld,\"peak_rss_kib\":%lld,\"db_bytes\":%lld,"
+      "\"batches_with_conflict_redraws\":%lld,\"batch_ms_p50\":%.1f,\"batch_ms_p90\":%.1f,"
+      "\"batch_ms_max\":%.1f,\"peak_rss_kib\":%lld,\"db_bytes\":%lld,"
       "\"wal_bytes\":%lld,\"db_bytes_while_open\":%lld,\"crypto_profile\":\"%s\","
       "\"first_failure_code\":\"%s\"}\n",
       static_cast<long long>(options.customers), static_cast<long long>(*stored),
@@ -264,6 +276,7 @@ int Run(const Options& options) {
       static_cast<long long>(options.ids_per_day), import_seconds, rate, generate_seconds,
       wall_seconds, static_cast<long long>(env.id_draws()), static_cast<long long>(id_retries),
       static_cast<long long>(batches), static_cast<long long>(batches_with_late_draws),
+      batch_quantile_ms(0.5), batch_quantile_ms(0.9), batch_quantile_ms(1.0),
       static_cast<long long>(peak_rss_kib), static_cast<long long>(db_bytes),
       static_cast<long long>(wal_bytes), static_cast<long long>(db_bytes_open),
       crypto_profile.c_str(), std::string(ErrorCodeName(first_failure_code)).c_str());
