@@ -343,4 +343,34 @@ Result<std::string> Keyring::BlindIndex(std::string_view field_key,
   return std::string(DigestView(mac));
 }
 
+namespace {
+Status CheckMacPurpose(std::string_view purpose) {
+  RETURN_IF_ERROR(CheckPurpose(purpose));
+  if (purpose == kCustomerKekPurpose || purpose == kBlindIndexPurpose) {
+    return InvalidArgument("the " + std::string(purpose) + " key is not a MAC key");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::string> Keyring::DomainMac(std::string_view purpose, std::string_view data,
+                                       uint32_t* version_used) const {
+  RETURN_IF_ERROR(CheckMacPurpose(purpose));
+  uint32_t version = 0;
+  const WrappingSecret* key = CurrentDomainKey(purpose, &version);
+  if (key == nullptr) return NotFound("no " + std::string(purpose) + " key is loaded");
+  if (version_used != nullptr) *version_used = version;
+  return std::string(DigestView(HmacSm3(key->key.view(), data)));
+}
+
+Result<std::string> Keyring::DomainMacWithVersion(std::string_view purpose, uint32_t version,
+                                                  std::string_view data) const {
+  RETURN_IF_ERROR(CheckMacPurpose(purpose));
+  const WrappingSecret* key = DomainKey(purpose, version);
+  if (key == nullptr) {
+    return NotFound(std::string(purpose) + " key v" + std::to_string(version) + " is not loaded");
+  }
+  return std::string(DigestView(HmacSm3(key->key.view(), data)));
+}
+
 }  // namespace custvault::crypto

@@ -100,6 +100,18 @@ class Keyring {
   // is loaded.
   Result<std::string> BlindIndex(std::string_view field_key, std::string_view normalised) const;
 
+  // HMAC-SM3(current key of `purpose`, data), 32 bytes, for a domain key
+  // used as a MAC key (the audit checkpoints use purpose "audit").
+  // *version_used, when given, receives the key version, to be stored with
+  // the MAC so it can be checked after a rotation. kNotFound if no key of
+  // that purpose is loaded; kInvalidArgument for the customer-kek and
+  // blind-index purposes, whose keys must serve only their own use.
+  Result<std::string> DomainMac(std::string_view purpose, std::string_view data,
+                                uint32_t* version_used = nullptr) const;
+  // The same with a named key version; kNotFound if it is not loaded.
+  Result<std::string> DomainMacWithVersion(std::string_view purpose, uint32_t version,
+                                           std::string_view data) const;
+
   CryptoProfile profile() const { return profile_; }
 
  private:
