@@ -52,7 +52,74 @@ CREATE TABLE settings (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1};
+// Migration 2: identity and access control (R-ACC-1..4): accounts,
+// password history, sessions, role requests, account reviews, channels.
+// Secrets are stored only as argon2id hashes (passwords), SM3 hashes
+// (session tokens, API keys) or sealed by the keyring (TOTP secrets).
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE accounts (
+  id                     TEXT    NOT NULL PRIMARY KEY,
+  username               TEXT    NOT NULL UNIQUE,
+  display_name           TEXT    NOT NULL,
+  role                   TEXT    NOT NULL,
+  status                 TEXT    NOT NULL CHECK (status IN ('active', 'disabled')),
+  password_hash          TEXT    NOT NULL,
+  password_changed_at_us INTEGER NOT NULL,
+  must_change_password   INTEGER NOT NULL,
+  totp_secret            BLOB    NOT NULL,
+  totp_pending           BLOB    NOT NULL,
+  totp_last_step         INTEGER NOT NULL,
+  failed_logins          INTEGER NOT NULL,
+  locked_until_us        INTEGER NOT NULL,
+  last_review_at_us      INTEGER NOT NULL,
+  last_login_at_us       INTEGER NOT NULL,
+  created_at_us          INTEGER NOT NULL,
+  ip_allowlist           TEXT    NOT NULL
+);
+CREATE TABLE password_history (
+  account_id    TEXT    NOT NULL REFERENCES accounts(id),
+  hash          TEXT    NOT NULL,
+  changed_at_us INTEGER NOT NULL
+);
+CREATE INDEX password_history_by_account ON password_history(account_id, changed_at_us);
+CREATE TABLE sessions (
+  id            TEXT    NOT NULL PRIMARY KEY,
+  token_hash    TEXT    NOT NULL UNIQUE,
+  account_id    TEXT    NOT NULL REFERENCES accounts(id),
+  created_at_us INTEGER NOT NULL,
+  last_seen_us  INTEGER NOT NULL,
+  ip            TEXT    NOT NULL
+);
+CREATE INDEX sessions_by_account ON sessions(account_id);
+CREATE TABLE role_requests (
+  id              TEXT    NOT NULL PRIMARY KEY,
+  account_id      TEXT    NOT NULL REFERENCES accounts(id),
+  requested_role  TEXT    NOT NULL,
+  requested_by    TEXT    NOT NULL,
+  requested_at_us INTEGER NOT NULL,
+  status          TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+  decided_by      TEXT    NOT NULL,
+  decided_at_us   INTEGER NOT NULL,
+  comment         TEXT    NOT NULL
+);
+CREATE INDEX role_requests_by_time ON role_requests(requested_at_us);
+CREATE TABLE account_reviews (
+  account_id     TEXT    NOT NULL REFERENCES accounts(id),
+  reviewed_by    TEXT    NOT NULL,
+  reviewed_at_us INTEGER NOT NULL,
+  comment        TEXT    NOT NULL
+);
+CREATE INDEX account_reviews_by_account ON account_reviews(account_id, reviewed_at_us);
+CREATE TABLE channels (
+  name          TEXT    NOT NULL PRIMARY KEY,
+  api_key_hash  TEXT    NOT NULL UNIQUE,
+  created_by    TEXT    NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  status        TEXT    NOT NULL CHECK (status IN ('active', 'disabled'))
+) WITHOUT ROWID;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2};
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 
 constexpr char kCreateVersionTable[] =

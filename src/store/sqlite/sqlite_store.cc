@@ -369,6 +369,11 @@ SqliteStore::WriterLease::~WriterLease() {
   store_->writer_released_.notify_one();
 }
 
+Status SqliteStore::WithWriter(const std::function<Status(Connection&)>& work) {
+  ASSIGN_OR_RETURN(auto lock, LockWriter());
+  return work(*writer_);
+}
+
 Status SqliteStore::Migrate() {
   ASSIGN_OR_RETURN(auto lock, LockWriter());
   return ApplyMigrations(*writer_);

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -56,6 +57,12 @@ class SqliteStore final : public Store {
   // Borrows a reader from the pool (for tests and maintenance tools); it
   // counts against the pool until destroyed.
   Result<PooledConnection> AcquireReader() { return readers_->Acquire(); }
+
+  // Runs `work` with the writer connection held exclusively (waiting as
+  // every write does), for stores that keep their tables in this file and
+  // share its connections (store/identity_store.h). `work` opens and
+  // commits its own transaction.
+  Status WithWriter(const std::function<Status(Connection&)>& work);
 
  private:
   SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<ConnectionPool> readers,
