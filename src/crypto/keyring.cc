@@ -373,4 +373,63 @@ Result<std::string> Keyring::DomainMacWithVersion(std::string_view purpose, uint
   return std::string(DigestView(HmacSm3(key->key.view(), data)));
 }
 
+namespace {
+inline constexpr std::string_view kDomainSealedLabel = "custvault-domain-sealed";
+
+Status CheckSealPurpose(std::string_view purpose) {
+  RETURN_IF_ERROR(CheckPurpose(purpose));
+  if (purpose == kCustomerKekPurpose || purpose == kBlindIndexPurpose) {
+    return InvalidArgument("the " + std::string(purpose) + " key seals nothing but its own use");
+  }
+  return Status::Ok();
+}
+
+// header || "custvault-domain-sealed" || u16 len || purpose || u16 len || binding
+std::string DomainSealedAssociatedData(std::string_view header, std::string_view purpose,
+                                       std::string_view binding) {
+  std::string aad(header);
+  aad.append(kDomainSealedLabel);
+  AppendU16(&aad, purpose.size());
+  aad.append(purpose);
+  AppendU16(&aad, binding.size());
+  aad.append(binding);
+  return aad;
+}
+}  // namespace
+
+Result<std::string> Keyring::SealWithDomainKey(std::string_view purpose, std::string_view binding,
+                                               std::string_view plaintext) const {
+  RETURN_IF_ERROR(CheckSealPurpose(purpose));
+  RETURN_IF_ERROR(CheckBinding("binding", binding));
+  if (plaintext.size() > kFieldPlaintextBytesMax) return TooLarge("secret is too large to seal");
+  uint32_t version = 0;
+  const WrappingSecret* key = CurrentDomainKey(purpose, &version);
+  if (key == nullptr) return NotFound("no " + std::string(purpose) + " key is loaded");
+  const AeadAlgorithm algorithm = WrapAlgorithm();
+  return Seal(
+      algorithm, key->For(algorithm), version,
+      [&](std::string_view header) { return DomainSealedAssociatedData(header, purpose, binding); },
+      plaintext);
+}
+
+Result<SecretBytes> Keyring::OpenWithDomainKey(std::string_view purpose, std::string_view binding,
+                                               std::string_view envelope) const {
+  RETURN_IF_ERROR(CheckSealPurpose(purpose));
+  RETURN_IF_ERROR(CheckBinding("binding", binding));
+  ASSIGN_OR_RETURN(const EnvelopeView view, ParseEnvelope(envelope));
+  const WrappingSecret* key = DomainKey(purpose, view.key_version);
+  if (key == nullptr) {
+    return NotFound(std::string(purpose) + " key v" + std::to_string(view.key_version) +
+                    " is not loaded");
+  }
+  const std::string aad = DomainSealedAssociatedData(view.header, purpose, binding);
+  return ThreadLocalAead(view.algorithm)
+      .Open(key->For(view.algorithm), view.nonce, aad, view.ciphertext_and_tag);
+}
+
+bool Keyring::HasDomainKey(std::string_view purpose) const {
+  uint32_t version = 0;
+  return CurrentDomainKey(purpose, &version) != nullptr;
+}
+
 }  // namespace custvault::crypto

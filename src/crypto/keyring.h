@@ -112,6 +112,22 @@ class Keyring {
   Result<std::string> DomainMacWithVersion(std::string_view purpose, uint32_t version,
                                            std::string_view data) const;
 
+  // Seals a small secret that is not customer data (e.g. an account's TOTP
+  // secret) under the current key of `purpose` ("account-secrets"),
+  // bound to `binding` (the account id): the envelope opens only with the
+  // same purpose and binding. The envelope's key version is the domain key
+  // version. kNotFound if no key of that purpose is loaded;
+  // kInvalidArgument for the customer-kek and blind-index purposes and for
+  // a binding outside 1..kBindingBytesMax; kTooLarge over
+  // kFieldPlaintextBytesMax.
+  Result<std::string> SealWithDomainKey(std::string_view purpose, std::string_view binding,
+                                        std::string_view plaintext) const;
+  // kDataLoss if the envelope was changed or belongs to another binding.
+  Result<SecretBytes> OpenWithDomainKey(std::string_view purpose, std::string_view binding,
+                                        std::string_view envelope) const;
+  // Whether any version of `purpose` is loaded.
+  bool HasDomainKey(std::string_view purpose) const;
+
   CryptoProfile profile() const { return profile_; }
 
  private:

@@ -401,5 +401,35 @@ TEST_F(KeyringTest, ConstMethodsAreSafeFromManyThreads) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// Account secrets (TOTP) are sealed by a domain key and bound to the
+// account: another account's envelope, a changed byte or another purpose
+// does not open.
+TEST_F(KeyringTest, DomainSealedSecretsOpenOnlyWithTheSamePurposeAndBinding) {
+  for (CryptoProfile profile : {CryptoProfile::kDefault, CryptoProfile::kGm}) {
+    std::filesystem::remove(KeyPath());
+    std::unique_ptr<Keyring> keyring = OpenWithKeys(profile);
+    ASSERT_NE(keyring, nullptr);
+    EXPECT_EQ(keyring->SealWithDomainKey("account-secrets", "u1", "s").status().code(),
+              ErrorCode::kNotFound);
+    EXPECT_FALSE(keyring->HasDomainKey("account-secrets"));
+    ASSERT_TRUE(keyring->CreateDomainKey("account-secrets", 1).ok());
+    EXPECT_TRUE(keyring->HasDomainKey("account-secrets"));
+    Result<std::string> sealed = keyring->SealWithDomainKey("account-secrets", "u1", "totp-secret");
+    ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+    EXPECT_EQ(sealed->find("totp-secret"), std::string::npos);
+    Result<SecretBytes> opened = keyring->OpenWithDomainKey("account-secrets", "u1", *sealed);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ(opened->view(), "totp-secret");
+    EXPECT_EQ(keyring->OpenWithDomainKey("account-secrets", "u2", *sealed).status().code(),
+              ErrorCode::kDataLoss);
+    std::string tampered = *sealed;
+    tampered.back() ^= 1;
+    EXPECT_EQ(keyring->OpenWithDomainKey("account-secrets", "u1", tampered).status().code(),
+              ErrorCode::kDataLoss);
+    EXPECT_EQ(keyring->SealWithDomainKey(kCustomerKekPurpose, "u1", "x").status().code(),
+              ErrorCode::kInvalidArgument);
+  }
+}
+
 }  // namespace
 }  // namespace custvault::crypto
