@@ -58,27 +58,86 @@ Status CheckParameters(AeadAlgorithm algorithm, std::string_view key, std::strin
   return Status::Ok();
 }
 
+// The key a context was last set up with. When the next call brings the
+// same key (consecutive fields of one customer share it) the context keeps
+// its key schedule (and GCM's hash key H) and only takes the new nonce.
+// Compared in constant time; wiped when forgotten and on destruction.
+class LastKey {
+ public:
+  ~LastKey() { Forget(); }
+  bool Is(std::string_view key) const {
+    return size_ != 0 && key.size() == size_ &&
+           CRYPTO_memcmp(bytes_.data(), key.data(), size_) == 0;
+  }
+  // `key` has passed CheckParameters, so it fits.
+  void Remember(std::string_view key) {
+    std::memcpy(bytes_.data(), key.data(), key.size());
+    size_ = key.size();
+  }
+  void Forget() {
+    OPENSSL_cleanse(bytes_.data(), bytes_.size());
+    size_ = 0;
+  }
+
+ private:
+  std::array<uint8_t, 32> bytes_{};
+  size_t size_ = 0;  // 0: no key remembered
+};
+
 Status AuthenticationFailed() {
   return DataLoss("authentication failed: ciphertext, tag, nonce, key or associated data changed");
 }
 
+// Each context keeps kKeySlots keyed states and picks the one already set
+// up with the call's key, else re-keys the least recently used one: the
+// key-wrapping key and the current customer's key alternate (unwrap, then
+// six fields; wrap a new key, then six fields) and both stay keyed.
+inline constexpr size_t kKeySlots = 2;
+
+template <typename Slot>
+Slot& PickSlot(std::array<Slot, kKeySlots>& slots, std::string_view key, uint64_t* clock,
+               bool* same_key) {
+  Slot* chosen = nullptr;
+  for (Slot& slot : slots) {
+    if (slot.last_key.Is(key)) chosen = &slot;
+  }
+  *same_key = chosen != nullptr;
+  if (chosen == nullptr) {
+    chosen = &slots[0];
+    for (Slot& slot : slots) {
+      if (slot.last_used < chosen->last_used) chosen = &slot;
+    }
+  }
+  chosen->last_used = ++*clock;
+  return *chosen;
+}
+
 // ---------------------------------------------------------------------------
-// AES-256-GCM through EVP. One EVP_CIPHER_CTX, given the cipher once; each
-// call only sets key and IV (EVP_*Init_ex with a null cipher), which skips
-// the provider lookup and context allocation.
+// AES-256-GCM through EVP. Each slot's EVP_CIPHER_CTX is given the cipher
+// once; a call sets key and IV, or only the IV when the slot already holds
+// the key (EVP_CipherInit_ex with a null cipher and key keeps the key
+// schedule and GHASH table), which skips the provider lookup, the context
+// allocation and the key setup.
 class AesGcmContext final : public AeadContext {
  public:
-  explicit AesGcmContext(CipherCtxPtr ctx) : ctx_(std::move(ctx)) {}
+  struct Slot {
+    CipherCtxPtr ctx;
+    LastKey last_key;
+    uint64_t last_used = 0;
+  };
 
   static Result<std::unique_ptr<AeadContext>> Make() {
     const EVP_CIPHER* cipher = Aes256GcmCipher();
     if (cipher == nullptr) return Internal("OpenSSL has no AES-256-GCM");
-    CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-    if (ctx == nullptr) return Internal("out of memory for a cipher context");
-    if (EVP_CipherInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr, 1) != 1) {
-      return Internal("cannot initialise AES-256-GCM");
+    std::unique_ptr<AesGcmContext> context(new AesGcmContext());
+    for (Slot& slot : context->slots_) {
+      slot.ctx.reset(EVP_CIPHER_CTX_new());
+      if (slot.ctx == nullptr) return Internal("out of memory for a cipher context");
+      if (EVP_CipherInit_ex(slot.ctx.get(), cipher, nullptr, nullptr, nullptr, 1) != 1) {
+        return Internal("cannot initialise AES-256-GCM");
+      }
     }
-    return std::unique_ptr<AeadContext>(new AesGcmContext(std::move(ctx)));
+    return std::unique_ptr<AeadContext>(std::move(context));
   }
 
   AeadAlgorithm algorithm() const override { return AeadAlgorithm::kAes256Gcm; }
@@ -86,10 +145,7 @@ class AesGcmContext final : public AeadContext {
   Status Seal(std::string_view key, std::string_view nonce, std::string_view aad,
               std::string_view plaintext, std::string* out) override {
     RETURN_IF_ERROR(CheckParameters(AeadAlgorithm::kAes256Gcm, key, nonce, aad, plaintext.size()));
-    EVP_CIPHER_CTX* ctx = ctx_.get();
-    if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, Bytes(key), Bytes(nonce)) != 1) {
-      return Internal("AES-256-GCM key setup failed");
-    }
+    ASSIGN_OR_RETURN(EVP_CIPHER_CTX* const ctx, Start(key, nonce, /*encrypt=*/1));
     int written = 0;
     if (!aad.empty() &&
         EVP_EncryptUpdate(ctx, nullptr, &written, Bytes(aad), static_cast<int>(aad.size())) != 1) {
@@ -121,10 +177,7 @@ class AesGcmContext final : public AeadContext {
         CheckParameters(AeadAlgorithm::kAes256Gcm, key, nonce, aad, ciphertext_and_tag.size()));
     if (ciphertext_and_tag.size() < kAeadTagBytes) return AuthenticationFailed();
     const size_t text_bytes = ciphertext_and_tag.size() - kAeadTagBytes;
-    EVP_CIPHER_CTX* ctx = ctx_.get();
-    if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, Bytes(key), Bytes(nonce)) != 1) {
-      return Internal("AES-256-GCM key setup failed");
-    }
+    ASSIGN_OR_RETURN(EVP_CIPHER_CTX* const ctx, Start(key, nonce, /*encrypt=*/0));
     std::array<unsigned char, kAeadTagBytes> tag;
     std::memcpy(tag.data(), ciphertext_and_tag.data() + text_bytes, kAeadTagBytes);
     if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kAeadTagBytes),
@@ -155,7 +208,24 @@ class AesGcmContext final : public AeadContext {
   }
 
  private:
-  CipherCtxPtr ctx_;
+  AesGcmContext() = default;
+
+  // The slot's context, set up for `key` (re-keyed only if it held another
+  // key) with the new nonce.
+  Result<EVP_CIPHER_CTX*> Start(std::string_view key, std::string_view nonce, int encrypt) {
+    bool same_key = false;
+    Slot& slot = PickSlot(slots_, key, &clock_, &same_key);
+    if (EVP_CipherInit_ex(slot.ctx.get(), nullptr, nullptr, same_key ? nullptr : Bytes(key),
+                          Bytes(nonce), encrypt) != 1) {
+      slot.last_key.Forget();
+      return Internal("AES-256-GCM key setup failed");
+    }
+    if (!same_key) slot.last_key.Remember(key);
+    return slot.ctx.get();
+  }
+
+  std::array<Slot, kKeySlots> slots_;
+  uint64_t clock_ = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -185,27 +255,35 @@ struct GcmDeleter {
 
 class Sm4GcmContext final : public AeadContext {
  public:
-  Sm4GcmContext(CipherCtxPtr ecb, std::unique_ptr<Sm4BlockState> block)
-      : ecb_(std::move(ecb)), block_(std::move(block)) {}
+  // Declared in this order so that gcm (which points at block) is released
+  // first.
+  struct Slot {
+    CipherCtxPtr ecb;
+    std::unique_ptr<Sm4BlockState> block;
+    std::unique_ptr<GCM128_CONTEXT, GcmDeleter> gcm;
+    LastKey last_key;
+    uint64_t last_used = 0;
+  };
 
   static Result<std::unique_ptr<AeadContext>> Make() {
     const EVP_CIPHER* cipher = Sm4EcbCipher();
     if (cipher == nullptr) return Internal("OpenSSL has no SM4-ECB");
-    CipherCtxPtr ecb(EVP_CIPHER_CTX_new());
-    if (ecb == nullptr) return Internal("out of memory for a cipher context");
-    // Keyed with zeros so that CRYPTO_gcm128_new below, which encrypts one
-    // block to derive H, has a usable block function; real keys come per call.
-    const unsigned char zero_key[16] = {};
-    if (EVP_EncryptInit_ex(ecb.get(), cipher, nullptr, zero_key, nullptr) != 1 ||
-        EVP_CIPHER_CTX_set_padding(ecb.get(), 0) != 1) {
-      return Internal("cannot initialise SM4-ECB");
-    }
-    auto block = std::make_unique<Sm4BlockState>();
-    block->ecb = ecb.get();
-    auto context = std::make_unique<Sm4GcmContext>(std::move(ecb), std::move(block));
-    context->gcm_.reset(CRYPTO_gcm128_new(context->block_.get(), Sm4EncryptBlock));
-    if (context->gcm_ == nullptr || context->block_->failed) {
-      return Internal("cannot initialise SM4-GCM");
+    std::unique_ptr<Sm4GcmContext> context(new Sm4GcmContext());
+    for (Slot& slot : context->slots_) {
+      slot.ecb.reset(EVP_CIPHER_CTX_new());
+      if (slot.ecb == nullptr) return Internal("out of memory for a cipher context");
+      // Keyed with zeros so that CRYPTO_gcm128_new below, which encrypts one
+      // block to derive H, has a usable block function; real keys come per
+      // call (and the zero key is never remembered as a slot's key).
+      const unsigned char zero_key[16] = {};
+      if (EVP_EncryptInit_ex(slot.ecb.get(), cipher, nullptr, zero_key, nullptr) != 1 ||
+          EVP_CIPHER_CTX_set_padding(slot.ecb.get(), 0) != 1) {
+        return Internal("cannot initialise SM4-ECB");
+      }
+      slot.block = std::make_unique<Sm4BlockState>();
+      slot.block->ecb = slot.ecb.get();
+      slot.gcm.reset(CRYPTO_gcm128_new(slot.block.get(), Sm4EncryptBlock));
+      if (slot.gcm == nullptr || slot.block->failed) return Internal("cannot initialise SM4-GCM");
     }
     return std::unique_ptr<AeadContext>(std::move(context));
   }
@@ -215,14 +293,15 @@ class Sm4GcmContext final : public AeadContext {
   Status Seal(std::string_view key, std::string_view nonce, std::string_view aad,
               std::string_view plaintext, std::string* out) override {
     RETURN_IF_ERROR(CheckParameters(AeadAlgorithm::kSm4Gcm, key, nonce, aad, plaintext.size()));
-    RETURN_IF_ERROR(Start(key, nonce, aad));
+    ASSIGN_OR_RETURN(Slot* const slot, Start(key, nonce, aad));
     const size_t start = out->size();
     out->resize(start + plaintext.size() + kAeadTagBytes);
     auto* dst = reinterpret_cast<unsigned char*>(out->data()) + start;
-    bool ok = CRYPTO_gcm128_encrypt(gcm_.get(), Bytes(plaintext), dst, plaintext.size()) == 0;
-    if (ok) CRYPTO_gcm128_tag(gcm_.get(), dst + plaintext.size(), kAeadTagBytes);
-    if (!ok || block_->failed) {
+    bool ok = CRYPTO_gcm128_encrypt(slot->gcm.get(), Bytes(plaintext), dst, plaintext.size()) == 0;
+    if (ok) CRYPTO_gcm128_tag(slot->gcm.get(), dst + plaintext.size(), kAeadTagBytes);
+    if (!ok || slot->block->failed) {
       out->resize(start);
+      slot->last_key.Forget();  // the block cipher's state is not trusted any more
       return Internal("SM4-GCM encryption failed");
     }
     return Status::Ok();
@@ -234,18 +313,20 @@ class Sm4GcmContext final : public AeadContext {
         CheckParameters(AeadAlgorithm::kSm4Gcm, key, nonce, aad, ciphertext_and_tag.size()));
     if (ciphertext_and_tag.size() < kAeadTagBytes) return AuthenticationFailed();
     const size_t text_bytes = ciphertext_and_tag.size() - kAeadTagBytes;
-    RETURN_IF_ERROR(Start(key, nonce, aad));
+    ASSIGN_OR_RETURN(Slot* const slot, Start(key, nonce, aad));
     SecretBytes plaintext(text_bytes);
-    if (text_bytes > 0 && CRYPTO_gcm128_decrypt(gcm_.get(), Bytes(ciphertext_and_tag),
+    if (text_bytes > 0 && CRYPTO_gcm128_decrypt(slot->gcm.get(), Bytes(ciphertext_and_tag),
                                                 plaintext.data(), text_bytes) != 0) {
       plaintext.Wipe();
       return Internal("SM4-GCM decryption failed");
     }
     // CRYPTO_gcm128_finish compares with CRYPTO_memcmp (constant time).
-    const bool tag_ok = CRYPTO_gcm128_finish(gcm_.get(), Bytes(ciphertext_and_tag) + text_bytes,
-                                             kAeadTagBytes) == 0;
-    if (block_->failed) {
+    const bool tag_ok = CRYPTO_gcm128_finish(
+                            slot->gcm.get(), Bytes(ciphertext_and_tag) + text_bytes,
+                            kAeadTagBytes) == 0;
+    if (slot->block->failed) {
       plaintext.Wipe();
+      slot->last_key.Forget();
       return Internal("SM4-GCM decryption failed");
     }
     if (!tag_ok) {
@@ -256,26 +337,37 @@ class Sm4GcmContext final : public AeadContext {
   }
 
  private:
-  // Keys SM4, derives H for the new key, sets the IV and absorbs the AAD.
-  Status Start(std::string_view key, std::string_view nonce, std::string_view aad) {
-    block_->failed = false;
-    if (EVP_EncryptInit_ex(ecb_.get(), nullptr, nullptr, Bytes(key), nullptr) != 1) {
-      return Internal("SM4 key setup failed");
+  Sm4GcmContext() = default;
+
+  // Picks the slot; keys SM4 and derives H unless the slot holds the key
+  // already; then sets the IV (which resets the rest of the GCM state) and
+  // absorbs the AAD.
+  Result<Slot*> Start(std::string_view key, std::string_view nonce, std::string_view aad) {
+    bool same_key = false;
+    Slot& slot = PickSlot(slots_, key, &clock_, &same_key);
+    slot.block->failed = false;
+    if (!same_key) {
+      slot.last_key.Forget();
+      if (EVP_EncryptInit_ex(slot.ecb.get(), nullptr, nullptr, Bytes(key), nullptr) != 1) {
+        return Internal("SM4 key setup failed");
+      }
+      CRYPTO_gcm128_init(slot.gcm.get(), slot.block.get(), Sm4EncryptBlock);
+      if (slot.block->failed) return Internal("SM4 block encryption failed");
+      slot.last_key.Remember(key);
     }
-    CRYPTO_gcm128_init(gcm_.get(), block_.get(), Sm4EncryptBlock);
-    CRYPTO_gcm128_setiv(gcm_.get(), Bytes(nonce), nonce.size());
-    if (!aad.empty() && CRYPTO_gcm128_aad(gcm_.get(), Bytes(aad), aad.size()) != 0) {
+    CRYPTO_gcm128_setiv(slot.gcm.get(), Bytes(nonce), nonce.size());
+    if (!aad.empty() && CRYPTO_gcm128_aad(slot.gcm.get(), Bytes(aad), aad.size()) != 0) {
       return Internal("SM4-GCM associated data failed");
     }
-    if (block_->failed) return Internal("SM4 block encryption failed");
-    return Status::Ok();
+    if (slot.block->failed) {
+      slot.last_key.Forget();
+      return Internal("SM4 block encryption failed");
+    }
+    return &slot;
   }
 
-  // Declared in this order so that gcm_ (which points at block_) is
-  // released first.
-  CipherCtxPtr ecb_;
-  std::unique_ptr<Sm4BlockState> block_;
-  std::unique_ptr<GCM128_CONTEXT, GcmDeleter> gcm_;
+  std::array<Slot, kKeySlots> slots_;
+  uint64_t clock_ = 0;
 };
 
 // ---------------------------------------------------------------------------

@@ -46,6 +46,63 @@ TEST_P(AeadTest, ReusedContextSwitchesKeysCorrectly) {
   EXPECT_EQ(aead.Open(Key('b'), Nonce('n'), "", under_a).status().code(), ErrorCode::kDataLoss);
 }
 
+// The same-key fast path (a context keeps the keys of its last two calls
+// set up and only sets the nonce when a key comes again) must give exactly
+// what a fresh context gives, whatever the order of keys, of seal and open,
+// and of failures. A fresh context per operation is the reference.
+TEST_P(AeadTest, KeyReuseAcrossAlternatingKeysMatchesAFreshContext) {
+  AeadContext& aead = ThreadLocalAead(GetParam());
+  const std::string keys[] = {Key('a'), Key('b'), Key('c')};  // three keys > two slots
+  // Key sequences: repeats, alternation, a cycle through all three.
+  const int sequence[] = {0, 0, 1, 1, 0, 1, 0, 2, 1, 0, 2, 2, 1, 0, 0, 2, 1, 2, 0, 1};
+  int step = 0;
+  for (int k : sequence) {
+    const std::string nonce = Nonce(static_cast<char>('A' + step));
+    const std::string plaintext = "field value " + std::to_string(step);
+    const std::string aad = "aad " + std::to_string(step);
+    ++step;
+    auto fresh = AeadContext::Create(GetParam());
+    ASSERT_TRUE(fresh.ok());
+    std::string expected;
+    ASSERT_TRUE((*fresh)->Seal(keys[k], nonce, aad, plaintext, &expected).ok());
+    std::string sealed;
+    ASSERT_TRUE(aead.Seal(keys[k], nonce, aad, plaintext, &sealed).ok());
+    EXPECT_EQ(sealed, expected) << "step " << step;
+    // Open under the right key, then a wrong one (which must fail and must
+    // not disturb the next call), then the right one again.
+    auto opened = aead.Open(keys[k], nonce, aad, sealed);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    EXPECT_EQ(opened->view(), plaintext);
+    EXPECT_EQ(aead.Open(keys[(k + 1) % 3], nonce, aad, sealed).status().code(),
+              ErrorCode::kDataLoss);
+    std::string tampered = sealed;
+    tampered.back() ^= 0x01;
+    EXPECT_EQ(aead.Open(keys[k], nonce, aad, tampered).status().code(), ErrorCode::kDataLoss);
+    auto again = aead.Open(keys[k], nonce, aad, sealed);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->view(), plaintext);
+  }
+}
+
+TEST_P(AeadTest, SameKeyBytesAtAnotherAddressAndChangedBytesAtTheSameAddress) {
+  AeadContext& aead = ThreadLocalAead(GetParam());
+  std::string key = Key('k');
+  std::string first;
+  ASSERT_TRUE(aead.Seal(key, Nonce('n'), "", "text", &first).ok());
+  // The key is recognised by its bytes, not by where it lives.
+  const std::string copy = key;
+  std::string second;
+  ASSERT_TRUE(aead.Seal(copy, Nonce('n'), "", "text", &second).ok());
+  EXPECT_EQ(first, second);
+  // The caller's buffer changed in place: a new key, whatever its address.
+  key.back() ^= 0x01;
+  std::string third;
+  ASSERT_TRUE(aead.Seal(key, Nonce('n'), "", "text", &third).ok());
+  EXPECT_NE(third, first);
+  EXPECT_EQ(aead.Open(copy, Nonce('n'), "", third).status().code(), ErrorCode::kDataLoss);
+  ASSERT_TRUE(aead.Open(key, Nonce('n'), "", third).ok());
+}
+
 TEST_P(AeadTest, AnyChangedByteFailsAuthentication) {
   AeadContext& aead = ThreadLocalAead(GetParam());
   std::string sealed;

@@ -1,12 +1,14 @@
 #include "crypto/hash.h"
 
-#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+
+#include "crypto/secret.h"
 
 namespace custvault::crypto {
 namespace {
@@ -45,27 +47,77 @@ Digest32 DigestWith(const EVP_MD* md, std::string_view data) {
   return out;
 }
 
-struct MacCtxDeleter {
-  void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }  // cleanses the key
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }  // wipes the state
 };
 
-// One HMAC-SM3 context per thread, with the digest chosen once; each call
-// only sets the key, which keeps the blind index cheap.
-EVP_MAC_CTX* ThreadHmacSm3() {
-  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  if (mac == nullptr) Fatal("OpenSSL lacks HMAC");
-  thread_local std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx;
-  if (ctx == nullptr) {
-    ctx.reset(EVP_MAC_CTX_new(mac));
-    if (ctx == nullptr) Fatal("out of memory for an HMAC context");
-    char digest_name[] = "SM3";
-    const OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
-        OSSL_PARAM_construct_end()};
-    if (EVP_MAC_CTX_set_params(ctx.get(), params) != 1) Fatal("cannot select SM3 for HMAC");
-  }
+EVP_MD_CTX* NewSm3Context() {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, Sm3Md(), nullptr) != 1) Fatal("cannot start SM3");
+  return ctx;
+}
+
+// The calling thread's scratch context: HmacSm3Key::Mac copies a keyed
+// state into it and finishes there, leaving the shared states untouched.
+EVP_MD_CTX* ThreadWorkContext() {
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(NewSm3Context());
   return ctx.get();
 }
+
+inline constexpr uint8_t kInnerPad = 0x36;
+inline constexpr uint8_t kOuterPad = 0x5c;
+
+using BlockKey = std::array<uint8_t, kSm3BlockBytes>;
+
+// RFC 2104: a key longer than the block is replaced by its hash; the key
+// is then zero-padded to the block.
+void MakeBlockKey(std::string_view key, BlockKey* block_key) {
+  block_key->fill(0);
+  if (key.size() > kSm3BlockBytes) {
+    Digest32 hashed = Sm3(key);
+    std::memcpy(block_key->data(), hashed.data(), hashed.size());
+    OPENSSL_cleanse(hashed.data(), hashed.size());
+  } else if (!key.empty()) {
+    std::memcpy(block_key->data(), key.data(), key.size());
+  }
+}
+
+EVP_MD_CTX* KeyedState(const BlockKey& block_key, uint8_t pad) {
+  BlockKey padded;
+  for (size_t i = 0; i < padded.size(); ++i) padded[i] = block_key[i] ^ pad;
+  EVP_MD_CTX* ctx = NewSm3Context();
+  if (EVP_DigestUpdate(ctx, padded.data(), padded.size()) != 1) Fatal("SM3 failed");
+  OPENSSL_cleanse(padded.data(), padded.size());
+  return ctx;
+}
+
+// The calling thread's keyed HMAC states for its last few keys, replaced
+// round-robin, found by the key bytes as given (two keys that differ only
+// by trailing zeros are the same HMAC key and may hold two entries, with
+// equal results). Entries, and the keys in them, are wiped when replaced
+// and when the thread ends.
+struct HmacKeyCache {
+  struct Entry {
+    SecretBytes key;
+    std::unique_ptr<HmacSm3Key> keyed;
+  };
+  std::array<Entry, kHmacKeyCacheEntries> entries;
+  size_t next_victim = 0;
+
+  const HmacSm3Key& For(std::string_view key) {
+    for (const Entry& entry : entries) {
+      if (entry.keyed != nullptr && entry.key.size() == key.size() &&
+          CRYPTO_memcmp(entry.key.data(), key.data(), key.size()) == 0) {
+        return *entry.keyed;
+      }
+    }
+    Entry& slot = entries[next_victim];
+    next_victim = (next_victim + 1) % entries.size();
+    slot.keyed = std::make_unique<HmacSm3Key>(key);
+    slot.key = SecretBytes(key);
+    return *slot.keyed;
+  }
+};
 
 }  // namespace
 
@@ -73,19 +125,44 @@ Digest32 Sm3(std::string_view data) { return DigestWith(Sm3Md(), data); }
 
 Digest32 Sha256(std::string_view data) { return DigestWith(Sha256Md(), data); }
 
-Digest32 HmacSm3(std::string_view key, std::string_view data) {
-  EVP_MAC_CTX* ctx = ThreadHmacSm3();
-  // A null key pointer would make EVP_MAC_init reuse the previous call's
-  // key; an empty key must be a non-null pointer with length 0.
-  static const unsigned char kEmpty[1] = {0};
-  const auto* key_bytes = key.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(key.data());
+Digest32 HmacSm3(std::string_view key, std::string_view data) { return HmacSm3(key, {data}); }
+
+Digest32 HmacSm3(std::string_view key, std::initializer_list<std::string_view> parts) {
+  thread_local HmacKeyCache cache;
+  return cache.For(key).Mac(parts);
+}
+
+HmacSm3Key::HmacSm3Key(std::string_view key) {
+  BlockKey block_key;
+  MakeBlockKey(key, &block_key);
+  inner_ = KeyedState(block_key, kInnerPad);
+  outer_ = KeyedState(block_key, kOuterPad);
+  OPENSSL_cleanse(block_key.data(), block_key.size());
+}
+
+HmacSm3Key::~HmacSm3Key() {
+  EVP_MD_CTX_free(inner_);
+  EVP_MD_CTX_free(outer_);
+}
+
+Digest32 HmacSm3Key::Mac(std::initializer_list<std::string_view> parts) const {
+  EVP_MD_CTX* work = ThreadWorkContext();
+  Digest32 inner_hash{};
   Digest32 out{};
-  size_t written = 0;
-  if (EVP_MAC_init(ctx, key_bytes, key.size(), nullptr) != 1 ||
-      EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
-      EVP_MAC_final(ctx, out.data(), &written, out.size()) != 1 || written != out.size()) {
+  unsigned int written = 0;
+  if (EVP_MD_CTX_copy_ex(work, inner_) != 1) Fatal("HMAC-SM3 failed");
+  for (std::string_view part : parts) {
+    if (!part.empty() && EVP_DigestUpdate(work, part.data(), part.size()) != 1) {
+      Fatal("HMAC-SM3 failed");
+    }
+  }
+  if (EVP_DigestFinal_ex(work, inner_hash.data(), &written) != 1 || written != inner_hash.size() ||
+      EVP_MD_CTX_copy_ex(work, outer_) != 1 ||
+      EVP_DigestUpdate(work, inner_hash.data(), inner_hash.size()) != 1 ||
+      EVP_DigestFinal_ex(work, out.data(), &written) != 1 || written != out.size()) {
     Fatal("HMAC-SM3 failed");
   }
+  OPENSSL_cleanse(inner_hash.data(), inner_hash.size());
   return out;
 }
 
