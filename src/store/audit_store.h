@@ -104,6 +104,12 @@ struct AuditQuery {
   int limit = 100;  // 1..kAuditPageLimitMax
 };
 
+// The head and checkpoints as of the snapshot a scan reads.
+struct AuditChainSnapshot {
+  std::optional<AuditHeadRow> head;
+  std::vector<AuditCheckpointRow> checkpoints;  // seq order
+};
+
 // A login seen for an account from an IP (for the new-IP alert).
 struct LoginIpRow {
   std::string actor_id;
@@ -129,9 +135,11 @@ class AuditStore {
   virtual Result<int64_t> EntryCount() = 0;
 
   // Calls `visit` for every entry with seq >= from_seq in seq order, on one
-  // read transaction (a consistent snapshot). Stops early and returns the
-  // status when `visit` returns an error.
-  virtual Status ScanEntries(int64_t from_seq,
+  // read transaction (a consistent snapshot). When `snapshot` is given, the
+  // head and checkpoints of the same snapshot are stored there before the
+  // first visit. Stops early and returns the status when `visit` returns an
+  // error.
+  virtual Status ScanEntries(int64_t from_seq, AuditChainSnapshot* snapshot,
                              const std::function<Status(const AuditEntryView&)>& visit) = 0;
 
   // Every checkpoint, in seq order (a few per thousand entries).

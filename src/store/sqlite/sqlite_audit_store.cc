@@ -289,12 +289,13 @@ Status SqliteAuditStore::AppendBatch(std::span<const AuditEntryRow> entries,
   return transaction.Commit();
 }
 
-Result<std::optional<AuditHeadRow>> SqliteAuditStore::Head() {
-  ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());
+namespace {
+
+Result<std::optional<AuditHeadRow>> ReadHead(Connection& reader) {
   ASSIGN_OR_RETURN(auto select,
-                   reader->Prepare("SELECT seq, hash, time_us, key_version, mac FROM audit_head "
-                                   "WHERE id = 1",
-                                   "read audit head"));
+                   reader.Prepare("SELECT seq, hash, time_us, key_version, mac FROM audit_head "
+                                  "WHERE id = 1",
+                                  "read audit head"));
   ASSIGN_OR_RETURN(const bool has_row, select->Step());
   if (!has_row) return std::optional<AuditHeadRow>();
   AuditHeadRow head;
@@ -304,6 +305,34 @@ Result<std::optional<AuditHeadRow>> SqliteAuditStore::Head() {
   head.key_version = static_cast<uint32_t>(select->ColumnInt64(3));
   head.mac = select->ColumnBytes(4);
   return std::optional<AuditHeadRow>(std::move(head));
+}
+
+Result<std::vector<AuditCheckpointRow>> ReadCheckpoints(Connection& reader) {
+  ASSIGN_OR_RETURN(auto select,
+                   reader.Prepare("SELECT seq, hash, time_us, kind, key_version, mac FROM "
+                                  "audit_checkpoints ORDER BY seq, rowid",
+                                  "read audit checkpoints"));
+  std::vector<AuditCheckpointRow> rows;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select->Step());
+    if (!has_row) break;
+    AuditCheckpointRow row;
+    row.seq = select->ColumnInt64(0);
+    row.hash = select->ColumnBytes(1);
+    row.time_us = select->ColumnInt64(2);
+    row.kind = select->ColumnBytes(3);
+    row.key_version = static_cast<uint32_t>(select->ColumnInt64(4));
+    row.mac = select->ColumnBytes(5);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+}  // namespace
+
+Result<std::optional<AuditHeadRow>> SqliteAuditStore::Head() {
+  ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());
+  return ReadHead(*reader);
 }
 
 namespace {
@@ -337,13 +366,17 @@ Result<int64_t> SqliteAuditStore::EntryCount() {
   return has_row ? select->ColumnInt64(0) : int64_t{0};
 }
 
-Status SqliteAuditStore::ScanEntries(int64_t from_seq,
+Status SqliteAuditStore::ScanEntries(int64_t from_seq, AuditChainSnapshot* snapshot,
                                      const std::function<Status(const AuditEntryView&)>& visit) {
   ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());
   // One read transaction: the scan sees one snapshot even while the writer
   // appends, so the head read inside it matches the entries.
   Transaction transaction(*reader);
   RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kRead));
+  if (snapshot != nullptr) {
+    ASSIGN_OR_RETURN(snapshot->head, ReadHead(*reader));
+    ASSIGN_OR_RETURN(snapshot->checkpoints, ReadCheckpoints(*reader));
+  }
   ASSIGN_OR_RETURN(auto select, reader->Prepare(kScanEntries, "scan audit entries"));
   select->BindInt64(1, from_seq);
   AuditEntryView view;
@@ -368,24 +401,7 @@ Status SqliteAuditStore::ScanEntries(int64_t from_seq,
 
 Result<std::vector<AuditCheckpointRow>> SqliteAuditStore::Checkpoints() {
   ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());
-  ASSIGN_OR_RETURN(auto select,
-                   reader->Prepare("SELECT seq, hash, time_us, kind, key_version, mac FROM "
-                                   "audit_checkpoints ORDER BY seq, rowid",
-                                   "read audit checkpoints"));
-  std::vector<AuditCheckpointRow> rows;
-  while (true) {
-    ASSIGN_OR_RETURN(const bool has_row, select->Step());
-    if (!has_row) break;
-    AuditCheckpointRow row;
-    row.seq = select->ColumnInt64(0);
-    row.hash = select->ColumnBytes(1);
-    row.time_us = select->ColumnInt64(2);
-    row.kind = select->ColumnBytes(3);
-    row.key_version = static_cast<uint32_t>(select->ColumnInt64(4));
-    row.mac = select->ColumnBytes(5);
-    rows.push_back(std::move(row));
-  }
-  return rows;
+  return ReadCheckpoints(*reader);
 }
 
 Result<std::vector<AuditEntryRow>> SqliteAuditStore::Search(const AuditQuery& query) {

@@ -44,7 +44,7 @@ class SqliteAuditStore final : public AuditStore {
   Result<std::optional<AuditEntryRow>> LastEntry() override;
   Result<std::optional<AuditEntryRow>> FirstEntry() override;
   Result<int64_t> EntryCount() override;
-  Status ScanEntries(int64_t from_seq,
+  Status ScanEntries(int64_t from_seq, AuditChainSnapshot* snapshot,
                      const std::function<Status(const AuditEntryView&)>& visit) override;
   Result<std::vector<AuditCheckpointRow>> Checkpoints() override;
   Result<std::vector<AuditEntryRow>> Search(const AuditQuery& query) override;

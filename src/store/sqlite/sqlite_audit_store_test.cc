@@ -86,7 +86,7 @@ TEST_F(SqliteAuditStoreTest, BatchAndHeadAreWrittenTogetherAndReadBack) {
   EXPECT_EQ((*store_->FirstEntry())->actor_id, "alice");
   std::vector<int64_t> seen;
   ASSERT_TRUE(store_
-                  ->ScanEntries(1,
+                  ->ScanEntries(1, nullptr,
                                 [&](const AuditEntryView& view) {
                                   seen.push_back(view.seq);
                                   EXPECT_EQ(view.hash.size(), 32u);
