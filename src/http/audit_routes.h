@@ -1,0 +1,29 @@
+// The auditors' HTTP API (R-AUD-2, R-AUD-4) over service::AuditService:
+//   GET  /api/v1/audit/entries      search (actor, customer_id, operation,
+//                                   from, to (RFC 3339), ip, limit, cursor)
+//   GET  /api/v1/audit/export.csv   the same filters, as CSV (audited)
+//   GET  /api/v1/audit/verify       chain verification report (audited)
+//   GET  /api/v1/audit/alerts       alerts (open=true: unacknowledged only)
+//   POST /api/v1/audit/alerts/{id}/ack
+// Role checks are the service's; handlers only parse and shape JSON.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "http/auth.h"
+#include "http/router.h"
+#include "service/audit_service.h"
+
+namespace custvault::http {
+
+// `audit` must outlive the router.
+void RegisterAuditRoutes(Router& router, service::AuditService& audit, Authenticator authenticate);
+
+// "2026-11-30T10:00:00Z", "2026-11-30T18:00:00.5+08:00" -> microseconds
+// since the epoch; nullopt for anything else (no leap seconds, 4-digit
+// years 0001..9999).
+std::optional<int64_t> ParseRfc3339(std::string_view text);
+
+}  // namespace custvault::http
