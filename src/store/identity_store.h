@@ -37,7 +37,9 @@ struct AccountRecord {
   std::string username;      // unique
   std::string display_name;  // a staff member's name: staff data, not customer data
   std::string role;          // service::RoleName
-  std::string status = "active";  // active | disabled
+  // pending (created; its role grant awaits the security officer, no
+  // login) | active | disabled
+  std::string status = "active";
   std::string password_hash;      // argon2id encoded
   int64_t password_changed_at_us = 0;
   bool must_change_password = false;
@@ -144,7 +146,8 @@ class IdentityStore {
   // Newest first; `status` filters when not empty. At most kIdentityListMax.
   virtual Result<std::vector<RoleRequestRecord>> ListRoleRequests(const std::string& status) = 0;
   // One transaction: the request (still pending, else kConflict) gets its
-  // decision; an approval also sets the account's role.
+  // decision; an approval also sets the account's role and makes a
+  // pending account active.
   virtual Status DecideRoleRequest(const std::string& id, bool approve,
                                    const std::string& decided_by, int64_t decided_at_us,
                                    const std::string& comment) = 0;

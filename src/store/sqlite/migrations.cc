@@ -62,7 +62,7 @@ CREATE TABLE accounts (
   username               TEXT    NOT NULL UNIQUE,
   display_name           TEXT    NOT NULL,
   role                   TEXT    NOT NULL,
-  status                 TEXT    NOT NULL CHECK (status IN ('active', 'disabled')),
+  status                 TEXT    NOT NULL CHECK (status IN ('pending', 'active', 'disabled')),
   password_hash          TEXT    NOT NULL,
   password_changed_at_us INTEGER NOT NULL,
   must_change_password   INTEGER NOT NULL,

@@ -83,7 +83,9 @@ constexpr char kListRequestsByStatus[] =
 constexpr char kDecideRequest[] =
     "UPDATE role_requests SET status = ?2, decided_by = ?3, decided_at_us = ?4, comment = ?5 "
     "WHERE id = ?1 AND status = 'pending'";
-constexpr char kSetRole[] = "UPDATE accounts SET role = ?2 WHERE id = ?1";
+constexpr char kSetRole[] =
+    "UPDATE accounts SET role = ?2, "
+    "status = CASE WHEN status = 'pending' THEN 'active' ELSE status END WHERE id = ?1";
 
 constexpr char kInsertChannel[] =
     "INSERT INTO channels (name, api_key_hash, created_by, created_at_us, status) "
@@ -109,7 +111,9 @@ Status ValidateAccount(const AccountRecord& a) {
   RETURN_IF_ERROR(CheckText("username", a.username, kUsernameBytesMax));
   RETURN_IF_ERROR(CheckText("display name", a.display_name, kDisplayNameBytesMax, true));
   RETURN_IF_ERROR(CheckText("role", a.role, 32));
-  if (a.status != "active" && a.status != "disabled") return InvalidArgument("bad account status");
+  if (a.status != "pending" && a.status != "active" && a.status != "disabled") {
+    return InvalidArgument("bad account status");
+  }
   RETURN_IF_ERROR(CheckText("password hash", a.password_hash, kPasswordHashBytesMax));
   RETURN_IF_ERROR(CheckText("TOTP secret", a.totp_secret_sealed, kSealedSecretBytesMax, true));
   RETURN_IF_ERROR(CheckText("TOTP secret", a.totp_pending_sealed, kSealedSecretBytesMax, true));
