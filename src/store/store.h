@@ -80,6 +80,9 @@ class Store {
   // ---- customers ----
   // Inserts the row, its wrapped key, blind indexes and tags in one
   // transaction. kConflict if the id exists (the caller retries another id).
+  // (InsertCustomer, UpdateCustomer and DeleteCustomer may share one commit
+  // with other callers' single-row writes; each still succeeds or fails on
+  // its own and returns only once durable.)
   virtual Status InsertCustomer(const CustomerRecord& record) = 0;
   // Many at once in one transaction (bulk import); all or nothing. At most
   // 50,000 records per call (kTooLarge); an error names the failing record
@@ -88,6 +91,14 @@ class Store {
   // field keys 1..128 bytes, values <= 4 MiB, <= 1024 fields, digests
   // 1..64 bytes, <= 64 tags), checked before anything is written.
   virtual Status InsertCustomers(const std::vector<CustomerRecord>& records) = 0;
+  // Which of `ids` exist now, in the order given, each once: a bulk import
+  // redraws only those before InsertCustomers (a write may still race in
+  // between; InsertCustomers stays all or nothing and says kConflict).
+  // At most kExistingIdsQueryMax ids per call (kTooLarge); kInvalidArgument
+  // for an id outside 1..128 bytes.
+  static constexpr size_t kExistingIdsQueryMax = 50000;
+  virtual Result<std::vector<std::string>> ExistingCustomerIds(
+      const std::vector<std::string>& ids) = 0;
   virtual Result<CustomerRecord> GetCustomer(const std::string& id) = 0;  // kNotFound
   // Ordered by id; `tag` filters by dimension and value when given.
   virtual Result<CustomerPage> ListCustomers(

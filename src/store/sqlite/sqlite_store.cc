@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "store/cursor.h"
 #include "store/fields_blob.h"
@@ -71,6 +73,12 @@ constexpr char kFindByBlindIndex[] = "SELECT " CUSTOMER_COLUMNS_OF_C
                                      " WHERE b.field_key = ?1 AND b.digest = ?2 AND b.customer_id "
                                      "> ?3 ORDER BY b.customer_id LIMIT ?4";
 constexpr char kCountCustomers[] = "SELECT count(*) FROM customers";
+constexpr char kCustomerExists[] = "SELECT 1 FROM customers WHERE id = ?1";
+
+// One savepoint per write of a group commit (see SqliteStore).
+constexpr char kSavepoint[] = "SAVEPOINT single_row_write";
+constexpr char kReleaseSavepoint[] = "RELEASE single_row_write";
+constexpr char kRollbackToSavepoint[] = "ROLLBACK TO single_row_write";
 
 constexpr char kSelectFieldsForUpdate[] = "SELECT fields FROM customers WHERE id = ?1";
 constexpr char kUpdateFields[] =
@@ -259,6 +267,134 @@ Status RunWithId(Connection& writer, const char* sql, std::string_view what,
   return statement->Run();
 }
 
+// Checks what UpdateCustomer can check before touching the database.
+Status ValidateUpdate(const CustomerUpdate& update) {
+  RETURN_IF_ERROR(ValidateId(update.id));
+  RETURN_IF_ERROR(ValidateBlindIndexes(update.set_blind_indexes));
+  if (update.removed_fields.size() > kFieldsBlobFieldsMax)
+    return InvalidArgument("too many removed fields");
+  for (const std::string& field : update.removed_fields) {
+    if (update.set_fields.count(field) != 0)
+      return InvalidArgument("field '" + field + "' both set and removed");
+  }
+  if (update.set_tags.size() > kTagsMax || update.removed_tags.size() > kTagsMax)
+    return InvalidArgument("too many tags");
+  for (const auto& [dimension, value] : update.set_tags)
+    RETURN_IF_ERROR(ValidateTag(dimension, value));
+  for (const std::string& dimension : update.removed_tags) {
+    if (update.set_tags.count(dimension) != 0)
+      return InvalidArgument("tag '" + dimension + "' both set and removed");
+  }
+  return Status::Ok();
+}
+
+// Applies a validated update inside the caller's write transaction (BEGIN
+// IMMEDIATE: the read of the blob and its rewrite are one unit, with no
+// other writer in between, not even another process).
+Status ApplyUpdate(Connection& writer, const CustomerUpdate& update) {
+  std::map<std::string, std::string> fields;
+  {
+    ASSIGN_OR_RETURN(auto select,
+                     writer.Prepare(kSelectFieldsForUpdate, "read customer for update"));
+    select->BindText(1, update.id);
+    ASSIGN_OR_RETURN(const bool has_row, select->Step());
+    if (!has_row) return NotFound("customer does not exist");
+    if (!select->ColumnIsBlobOrText(0))
+      return DataLoss("customer " + update.id + ": fields column is not a blob");
+    Result<std::map<std::string, std::string>> decoded = DecodeFieldsBlob(select->ColumnView(0));
+    if (!decoded.ok()) return DataLoss("customer " + update.id + ": " + decoded.status().message());
+    fields = std::move(decoded).value();
+  }
+  for (const auto& [field, value] : update.set_fields) fields[field] = value;
+  for (const std::string& field : update.removed_fields) fields.erase(field);
+  RETURN_IF_ERROR(ValidateFields(fields));
+  const std::string blob = EncodeFieldsBlob(fields);
+  {
+    ASSIGN_OR_RETURN(auto write, writer.Prepare(kUpdateFields, "update customer"));
+    write->BindText(1, update.id);
+    write->BindBlob(2, blob);
+    write->BindInt64(3, update.updated_at_us);
+    RETURN_IF_ERROR(write->Run());
+  }
+  // A changed or removed field's old digest goes (a stale digest would make
+  // search find the customer by a value it no longer has); a new digest,
+  // when given, takes its place. Indexes given without a field change are
+  // replaced as well (re-indexing after a blind-index key rotation).
+  std::set<std::string> unindex(update.removed_fields.begin(), update.removed_fields.end());
+  for (const auto& [field, value] : update.set_fields) unindex.insert(field);
+  for (const auto& [field, digest] : update.set_blind_indexes) unindex.insert(field);
+  for (const std::string& field : unindex) {
+    ASSIGN_OR_RETURN(auto remove, writer.Prepare(kDeleteBlindIndexOfField, "remove blind index"));
+    remove->BindText(1, update.id);
+    remove->BindText(2, field);
+    RETURN_IF_ERROR(remove->Run());
+  }
+  for (const auto& [field, digest] : update.set_blind_indexes) {
+    ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertBlindIndex, "insert blind index"));
+    insert->BindText(1, field);
+    insert->BindBlob(2, digest);
+    insert->BindText(3, update.id);
+    RETURN_IF_ERROR(insert->Run());
+  }
+  for (const auto& [dimension, value] : update.set_tags) {
+    ASSIGN_OR_RETURN(auto upsert, writer.Prepare(kUpsertTag, "set tag"));
+    upsert->BindText(1, update.id);
+    upsert->BindText(2, dimension);
+    upsert->BindText(3, value);
+    RETURN_IF_ERROR(upsert->Run());
+  }
+  for (const std::string& dimension : update.removed_tags) {
+    ASSIGN_OR_RETURN(auto remove, writer.Prepare(kDeleteTag, "remove tag"));
+    remove->BindText(1, update.id);
+    remove->BindText(2, dimension);
+    RETURN_IF_ERROR(remove->Run());
+  }
+  return Status::Ok();
+}
+
+// Shreds one customer inside the caller's write transaction.
+Status ApplyDelete(Connection& writer, const std::string& id) {
+  // The wrapped key first: it is what makes every copy of the envelopes
+  // (backups included) unreadable. The rest is removed explicitly rather
+  // than left to ON DELETE CASCADE, so the shred does not depend on the
+  // foreign_keys pragma being on.
+  RETURN_IF_ERROR(RunWithId(writer, kDeleteCustomerKey, "delete customer key", id));
+  RETURN_IF_ERROR(RunWithId(writer, kDeleteBlindIndexes, "delete blind indexes", id));
+  RETURN_IF_ERROR(RunWithId(writer, kDeleteTags, "delete tags", id));
+  RETURN_IF_ERROR(RunWithId(writer, kDeleteCustomer, "delete customer", id));
+  if (writer.Changes() == 0) return NotFound("customer does not exist");
+  return Status::Ok();
+}
+
+Status RunConstant(Connection& writer, const char* sql, std::string_view what) {
+  ASSIGN_OR_RETURN(auto statement, writer.Prepare(sql, what));
+  return statement->Run();
+}
+
+// Runs `apply` inside a savepoint of the open write transaction: on success
+// the savepoint is released (its changes join the transaction), on failure
+// rolled back alone. *transaction_lost is set when the transaction can no
+// longer be trusted to hold exactly the other writes (SQLite ended it, as
+// it does on I/O errors or a full disk, or the rollback to the savepoint
+// failed, in which case the whole transaction is rolled back here).
+template <typename Apply>
+Status RunInSavepoint(Connection& writer, Apply apply, bool* transaction_lost) {
+  *transaction_lost = false;
+  Status status = RunConstant(writer, kSavepoint, "savepoint");
+  if (status.ok()) {
+    status = apply();
+    if (status.ok()) {
+      status = RunConstant(writer, kReleaseSavepoint, "release savepoint");
+    } else if (writer.InTransaction()) {
+      Status undone = RunConstant(writer, kRollbackToSavepoint, "roll back to savepoint");
+      if (undone.ok()) undone = RunConstant(writer, kReleaseSavepoint, "release savepoint");
+      if (!undone.ok()) writer.Exec("ROLLBACK", "rollback").IgnoreError();
+    }
+  }
+  if (!writer.InTransaction()) *transaction_lost = true;
+  return status;
+}
+
 // Creates the database file with mode 0600 before SQLite opens it: SQLite
 // would use the umask (often 0644), and its -wal and -shm files copy the
 // main file's mode, so this one call keeps all three private.
@@ -438,11 +574,94 @@ Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& na
 
 Status SqliteStore::InsertCustomer(const CustomerRecord& record) {
   RETURN_IF_ERROR(ValidateRecord(record));
-  ASSIGN_OR_RETURN(auto lock, LockWriter());
+  PendingWrite write{.write = &record};
+  return SubmitSingleRowWrite(write);
+}
+
+Status SqliteStore::SubmitSingleRowWrite(PendingWrite& write) {
+  std::unique_lock lock(group_mutex_);
+  group_queue_.push_back(&write);
+  while (!write.done) {
+    if (group_leader_active_) {
+      // A group is being committed; this write waits for the next one (or
+      // was taken into the current one and waits for its result).
+      group_done_.wait(lock);
+      continue;
+    }
+    // Leader: take what is queued (this write included, unless more than a
+    // group's worth queued before it) and commit it as one group.
+    group_leader_active_ = true;
+    std::vector<PendingWrite*> batch;
+    while (!group_queue_.empty() && batch.size() < kGroupCommitWritesMax) {
+      batch.push_back(group_queue_.front());
+      group_queue_.pop_front();
+    }
+    lock.unlock();
+    CommitGroup(batch);
+    lock.lock();
+    for (PendingWrite* done : batch) done->done = true;
+    group_leader_active_ = false;
+    group_done_.notify_all();
+  }
+  return std::move(write.status);
+}
+
+void SqliteStore::CommitGroup(const std::vector<PendingWrite*>& batch) {
+  auto fail_from = [&batch](size_t first, const Status& status) {
+    for (size_t i = first; i < batch.size(); ++i) batch[i]->status = status;
+  };
+  Result<WriterLease> lease = LockWriter();
+  if (!lease.ok()) return fail_from(0, lease.status());
   Transaction transaction(*writer_);
-  RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
-  RETURN_IF_ERROR(InsertRecord(*writer_, record));
-  return transaction.Commit();
+  if (Status begun = transaction.Begin(Transaction::Kind::kWrite); !begun.ok()) {
+    return fail_from(0, begun);
+  }
+  bool deleted_any = false;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    PendingWrite& pending = *batch[i];
+    bool transaction_lost = false;
+    Status status = RunInSavepoint(
+        *writer_,
+        [&]() -> Status {
+          if (const auto* record = std::get_if<const CustomerRecord*>(&pending.write))
+            return InsertRecord(*writer_, **record);
+          if (const auto* update = std::get_if<const CustomerUpdate*>(&pending.write))
+            return ApplyUpdate(*writer_, **update);
+          return ApplyDelete(*writer_, *std::get<const std::string*>(pending.write));
+        },
+        &transaction_lost);
+    if (transaction_lost) {
+      // Nothing of this group is written: the writes that had succeeded
+      // are lost with the transaction, and the rest are not tried.
+      const Status lost(status.ok() ? ErrorCode::kInternal : status.code(),
+                        "write not committed: " +
+                            (status.ok() ? std::string("transaction ended") : status.message()));
+      for (size_t j = 0; j < i; ++j) {
+        if (batch[j]->status.ok()) batch[j]->status = lost;
+      }
+      pending.status = status.ok() ? lost : status;
+      return fail_from(i + 1, lost);
+    }
+    if (status.ok() && std::holds_alternative<const std::string*>(pending.write)) {
+      deleted_any = true;
+    }
+    pending.status = std::move(status);
+  }
+  if (Status committed = transaction.Commit(); !committed.ok()) {
+    for (PendingWrite* pending : batch) {
+      if (pending->status.ok()) pending->status = committed;
+    }
+    return;
+  }
+  if (deleted_any) {
+    // secure_delete zeroed the pages in the new WAL frames, but older
+    // frames still hold the envelopes until the WAL is checkpointed and
+    // truncated. The deletes have committed either way; a busy checkpoint
+    // is retried by the next delete, by SQLite's automatic checkpoints or by
+    // Checkpoint(). The wait for readers is kept short because it holds the
+    // writer lock.
+    CheckpointLocked(kCheckpointAfterDeleteWaitMs).IgnoreError();
+  }
 }
 
 Status SqliteStore::InsertCustomers(const std::vector<CustomerRecord>& records) {
@@ -470,6 +689,33 @@ Status SqliteStore::InsertCustomers(const std::vector<CustomerRecord>& records) 
       return Status(status.code(), "record " + std::to_string(i) + ": " + status.message());
   }
   return transaction.Commit();
+}
+
+Result<std::vector<std::string>> SqliteStore::ExistingCustomerIds(
+    const std::vector<std::string>& ids) {
+  if (ids.size() > kExistingIdsQueryMax)
+    return TooLarge("more than " + std::to_string(kExistingIdsQueryMax) + " ids in one query");
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Status status = ValidateId(ids[i]);
+    if (!status.ok())
+      return Status(status.code(), "id " + std::to_string(i) + ": " + status.message());
+  }
+  ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());
+  // One snapshot for the whole answer; each id is a primary-key lookup.
+  Transaction transaction(*reader);
+  RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kRead));
+  std::vector<std::string> existing;
+  std::unordered_set<std::string_view> asked;
+  asked.reserve(ids.size());
+  for (const std::string& id : ids) {
+    if (!asked.insert(id).second) continue;
+    ASSIGN_OR_RETURN(auto lookup, reader->Prepare(kCustomerExists, "look up customer id"));
+    lookup->BindText(1, id);
+    ASSIGN_OR_RETURN(const bool exists, lookup->Step());
+    if (exists) existing.push_back(id);
+  }
+  RETURN_IF_ERROR(transaction.Commit());
+  return existing;
 }
 
 Result<CustomerRecord> SqliteStore::GetCustomer(const std::string& id) {
@@ -545,112 +791,15 @@ Result<CustomerPage> SqliteStore::FindByBlindIndex(const std::string& field_key,
 }
 
 Status SqliteStore::UpdateCustomer(const CustomerUpdate& update) {
-  RETURN_IF_ERROR(ValidateId(update.id));
-  RETURN_IF_ERROR(ValidateBlindIndexes(update.set_blind_indexes));
-  if (update.removed_fields.size() > kFieldsBlobFieldsMax)
-    return InvalidArgument("too many removed fields");
-  for (const std::string& field : update.removed_fields) {
-    if (update.set_fields.count(field) != 0)
-      return InvalidArgument("field '" + field + "' both set and removed");
-  }
-  if (update.set_tags.size() > kTagsMax || update.removed_tags.size() > kTagsMax)
-    return InvalidArgument("too many tags");
-  for (const auto& [dimension, value] : update.set_tags)
-    RETURN_IF_ERROR(ValidateTag(dimension, value));
-  for (const std::string& dimension : update.removed_tags) {
-    if (update.set_tags.count(dimension) != 0)
-      return InvalidArgument("tag '" + dimension + "' both set and removed");
-  }
-
-  ASSIGN_OR_RETURN(auto lock, LockWriter());
-  Transaction transaction(*writer_);
-  // BEGIN IMMEDIATE: the read of the blob and its rewrite are one unit, with
-  // no other writer in between (not even another process).
-  RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
-  std::map<std::string, std::string> fields;
-  {
-    ASSIGN_OR_RETURN(auto select,
-                     writer_->Prepare(kSelectFieldsForUpdate, "read customer for update"));
-    select->BindText(1, update.id);
-    ASSIGN_OR_RETURN(const bool has_row, select->Step());
-    if (!has_row) return NotFound("customer does not exist");
-    if (!select->ColumnIsBlobOrText(0))
-      return DataLoss("customer " + update.id + ": fields column is not a blob");
-    Result<std::map<std::string, std::string>> decoded = DecodeFieldsBlob(select->ColumnView(0));
-    if (!decoded.ok()) return DataLoss("customer " + update.id + ": " + decoded.status().message());
-    fields = std::move(decoded).value();
-  }
-  for (const auto& [field, value] : update.set_fields) fields[field] = value;
-  for (const std::string& field : update.removed_fields) fields.erase(field);
-  RETURN_IF_ERROR(ValidateFields(fields));
-  const std::string blob = EncodeFieldsBlob(fields);
-  {
-    ASSIGN_OR_RETURN(auto write, writer_->Prepare(kUpdateFields, "update customer"));
-    write->BindText(1, update.id);
-    write->BindBlob(2, blob);
-    write->BindInt64(3, update.updated_at_us);
-    RETURN_IF_ERROR(write->Run());
-  }
-  // A changed or removed field's old digest goes (a stale digest would make
-  // search find the customer by a value it no longer has); a new digest,
-  // when given, takes its place. Indexes given without a field change are
-  // replaced as well (re-indexing after a blind-index key rotation).
-  std::set<std::string> unindex(update.removed_fields.begin(), update.removed_fields.end());
-  for (const auto& [field, value] : update.set_fields) unindex.insert(field);
-  for (const auto& [field, digest] : update.set_blind_indexes) unindex.insert(field);
-  for (const std::string& field : unindex) {
-    ASSIGN_OR_RETURN(auto remove, writer_->Prepare(kDeleteBlindIndexOfField, "remove blind index"));
-    remove->BindText(1, update.id);
-    remove->BindText(2, field);
-    RETURN_IF_ERROR(remove->Run());
-  }
-  for (const auto& [field, digest] : update.set_blind_indexes) {
-    ASSIGN_OR_RETURN(auto insert, writer_->Prepare(kInsertBlindIndex, "insert blind index"));
-    insert->BindText(1, field);
-    insert->BindBlob(2, digest);
-    insert->BindText(3, update.id);
-    RETURN_IF_ERROR(insert->Run());
-  }
-  for (const auto& [dimension, value] : update.set_tags) {
-    ASSIGN_OR_RETURN(auto upsert, writer_->Prepare(kUpsertTag, "set tag"));
-    upsert->BindText(1, update.id);
-    upsert->BindText(2, dimension);
-    upsert->BindText(3, value);
-    RETURN_IF_ERROR(upsert->Run());
-  }
-  for (const std::string& dimension : update.removed_tags) {
-    ASSIGN_OR_RETURN(auto remove, writer_->Prepare(kDeleteTag, "remove tag"));
-    remove->BindText(1, update.id);
-    remove->BindText(2, dimension);
-    RETURN_IF_ERROR(remove->Run());
-  }
-  return transaction.Commit();
+  RETURN_IF_ERROR(ValidateUpdate(update));
+  PendingWrite write{.write = &update};
+  return SubmitSingleRowWrite(write);
 }
 
 Status SqliteStore::DeleteCustomer(const std::string& id) {
   RETURN_IF_ERROR(ValidateId(id));
-  ASSIGN_OR_RETURN(auto lock, LockWriter());
-  {
-    Transaction transaction(*writer_);
-    RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
-    // The wrapped key first: it is what makes every copy of the envelopes
-    // (backups included) unreadable. The rest is removed explicitly rather
-    // than left to ON DELETE CASCADE, so the shred does not depend on the
-    // foreign_keys pragma being on.
-    RETURN_IF_ERROR(RunWithId(*writer_, kDeleteCustomerKey, "delete customer key", id));
-    RETURN_IF_ERROR(RunWithId(*writer_, kDeleteBlindIndexes, "delete blind indexes", id));
-    RETURN_IF_ERROR(RunWithId(*writer_, kDeleteTags, "delete tags", id));
-    RETURN_IF_ERROR(RunWithId(*writer_, kDeleteCustomer, "delete customer", id));
-    if (writer_->Changes() == 0) return NotFound("customer does not exist");
-    RETURN_IF_ERROR(transaction.Commit());
-  }
-  // secure_delete zeroed the pages in the new WAL frames, but older frames
-  // still hold the envelopes until the WAL is checkpointed and truncated.
-  // The delete has committed either way; a busy checkpoint is retried by the
-  // next delete, by SQLite's automatic checkpoints or by Checkpoint(). The
-  // wait for readers is kept short because it holds the writer lock.
-  CheckpointLocked(kCheckpointAfterDeleteWaitMs).IgnoreError();
-  return Status::Ok();
+  PendingWrite write{.write = &id};
+  return SubmitSingleRowWrite(write);
 }
 
 Result<int64_t> SqliteStore::CountCustomers() {

@@ -1,20 +1,32 @@
 // SqliteStore: the Store on one SQLite file (WAL mode).
 //
-// One writer connection, guarded by a timed mutex, runs every write, so
-// writes are serialised in this process and never meet SQLITE_BUSY from one
+// One writer connection, guarded by a lease, runs every write, so writes
+// are serialised in this process and never meet SQLITE_BUSY from one
 // another; `readers` read-only connections in a bounded pool serve reads,
 // which in WAL mode run beside the writer without blocking it. Every method
 // is safe to call from many threads.
+//
+// Group commit: single-row writes (InsertCustomer, UpdateCustomer,
+// DeleteCustomer) that arrive while another is being committed wait in a
+// queue; the next caller to find no batch running becomes its leader, takes
+// up to kGroupCommitWritesMax queued writes, runs each in its own SAVEPOINT
+// inside ONE write transaction (a write that fails is rolled back alone and
+// its caller gets its own error) and commits once, so one WAL fsync serves
+// the whole group. Every caller returns only after its write is durable.
 //
 // Pragmas and their reasons are in docs/formats/database-schema.md.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include "store/sqlite/connection.h"
 #include "store/sqlite/connection_pool.h"
@@ -24,6 +36,10 @@ namespace custvault::store::sqlite {
 
 class SqliteStore final : public Store {
  public:
+  // Most single-row writes one group commit takes (the rest wait for the
+  // next group).
+  static constexpr size_t kGroupCommitWritesMax = 256;
+
   static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
   ~SqliteStore() override = default;
 
@@ -38,6 +54,8 @@ class SqliteStore final : public Store {
 
   Status InsertCustomer(const CustomerRecord& record) override;
   Status InsertCustomers(const std::vector<CustomerRecord>& records) override;
+  Result<std::vector<std::string>> ExistingCustomerIds(
+      const std::vector<std::string>& ids) override;
   Result<CustomerRecord> GetCustomer(const std::string& id) override;
   Result<CustomerPage> ListCustomers(const std::optional<std::pair<std::string, std::string>>& tag,
                                      const std::optional<std::string>& cursor, int limit) override;
@@ -89,12 +107,30 @@ class SqliteStore final : public Store {
   Result<WriterLease> LockWriter();
   Status CheckpointLocked(int reader_wait_ms);
 
+  // One single-row write waiting for (or in) a group commit. Lives on its
+  // caller's stack until `done`.
+  struct PendingWrite {
+    std::variant<const CustomerRecord*, const CustomerUpdate*, const std::string*> write;
+    Status status;
+    bool done = false;  // guarded by group_mutex_
+  };
+  // Queues the write and returns its own Status once its group committed
+  // (or failed).
+  Status SubmitSingleRowWrite(PendingWrite& write);
+  // Leader's work: one transaction for the batch, a savepoint per write.
+  void CommitGroup(const std::vector<PendingWrite*>& batch);
+
   std::mutex writer_mutex_;
   std::condition_variable writer_released_;
   bool writer_in_use_ = false;          // guarded by writer_mutex_
   std::unique_ptr<Connection> writer_;  // used only by the holder of a WriterLease
   std::unique_ptr<ConnectionPool> readers_;
   const std::chrono::milliseconds writer_wait_timeout_;
+
+  std::mutex group_mutex_;
+  std::condition_variable group_done_;
+  std::deque<PendingWrite*> group_queue_;  // guarded by group_mutex_
+  bool group_leader_active_ = false;       // guarded by group_mutex_
 };
 
 }  // namespace custvault::store::sqlite

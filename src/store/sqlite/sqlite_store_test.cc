@@ -306,6 +306,142 @@ TEST_F(SqliteStoreTest, BulkInsertThroughput) {
   EXPECT_GT(rows_per_second, 2000.0);
 }
 
+// R-SCALE-1: single-row writes from many threads at once (create requests
+// from many HTTP workers). Measures commits/s with 1 and 16 writer threads
+// and checks that every write landed exactly once.
+TEST_F(SqliteStoreTest, ConcurrentSingleRowWritesThroughput) {
+  SqliteStore& store = OpenStore();
+  auto run = [&store](int threads, int per_thread, const std::string& prefix) {
+    std::atomic<int> failures{0};
+    std::vector<std::thread> workers;
+    const auto start = std::chrono::steady_clock::now();
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        for (int i = 0; i < per_thread; ++i) {
+          const std::string id = prefix + std::to_string(t) + "-" + std::to_string(i);
+          if (!store.InsertCustomer(MakeCustomer(id)).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& worker : workers) worker.join();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::printf("[ MEASURE  ] single-row inserts, %d writer thread(s): %d rows in %.3f s = %.0f "
+                "commits/s\n",
+                threads, threads * per_thread, seconds, threads * per_thread / seconds);
+    return failures.load();
+  };
+  EXPECT_EQ(run(1, 300, "one-"), 0);
+  EXPECT_EQ(run(16, 100, "many-"), 0);
+  EXPECT_EQ(*store.CountCustomers(), 300 + 1600);
+  for (int t = 0; t < 16; ++t) {
+    for (int i = 0; i < 100; i += 33) {
+      auto got = store.GetCustomer("many-" + std::to_string(t) + "-" + std::to_string(i));
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      ExpectSameRecord(*got, MakeCustomer(got->id));
+    }
+  }
+}
+
+// Group commit keeps every single-row write's own outcome: writes that
+// share one transaction (16 threads at once) fail alone (a duplicate id is
+// kConflict, an update or delete of a missing customer kNotFound), and the
+// successful ones around them all land, exactly once.
+TEST_F(SqliteStoreTest, GroupedSingleRowWritesFailAloneAndSucceedTogether) {
+  SqliteStore& store = OpenStore();
+  constexpr int kThreads = 16;
+  constexpr int kRounds = 40;
+  std::atomic<int> duplicate_wins{0}, duplicate_conflicts{0}, unexpected{0};
+  std::atomic<int> missing_not_found{0}, updates_ok{0}, deletes_ok{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        // Every thread races for the same id: one wins, the rest conflict.
+        Status dup = store.InsertCustomer(MakeCustomer("dup-" + std::to_string(i)));
+        if (dup.ok()) {
+          ++duplicate_wins;
+        } else if (dup.code() == ErrorCode::kConflict) {
+          ++duplicate_conflicts;
+        } else {
+          ++unexpected;
+        }
+        // The thread's own customer: insert, update, and every other round
+        // delete it again.
+        const std::string own = "own-" + std::to_string(t) + "-" + std::to_string(i);
+        if (!store.InsertCustomer(MakeCustomer(own)).ok()) ++unexpected;
+        CustomerUpdate update;
+        update.id = own;
+        update.updated_at_us = 1735689699000000 + i;
+        update.set_fields = {{"phone", "env-updated-" + own}};
+        update.set_blind_indexes = {{"phone", Digest("updated" + own)}};
+        if (store.UpdateCustomer(update).ok()) ++updates_ok;
+        if (i % 2 == 1) {
+          if (store.DeleteCustomer(own).ok()) ++deletes_ok;
+        }
+        // Writes to customers that do not exist.
+        CustomerUpdate missing;
+        missing.id = "missing-" + std::to_string(t) + "-" + std::to_string(i);
+        missing.set_fields = {{"phone", "x"}};
+        if (store.UpdateCustomer(missing).code() == ErrorCode::kNotFound) ++missing_not_found;
+        if (store.DeleteCustomer(missing.id).code() == ErrorCode::kNotFound) ++missing_not_found;
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_EQ(duplicate_wins.load(), kRounds);
+  EXPECT_EQ(duplicate_conflicts.load(), (kThreads - 1) * kRounds);
+  EXPECT_EQ(updates_ok.load(), kThreads * kRounds);
+  EXPECT_EQ(deletes_ok.load(), kThreads * kRounds / 2);
+  EXPECT_EQ(missing_not_found.load(), 2 * kThreads * kRounds);
+  EXPECT_EQ(*store.CountCustomers(), kRounds + kThreads * kRounds / 2);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kRounds; ++i) {
+      const std::string own = "own-" + std::to_string(t) + "-" + std::to_string(i);
+      Result<CustomerRecord> read = store.GetCustomer(own);
+      if (i % 2 == 1) {
+        EXPECT_EQ(read.status().code(), ErrorCode::kNotFound) << own;
+        EXPECT_EQ(RawCount("SELECT count(*) FROM blind_index WHERE customer_id = ?1", own), 0);
+        continue;
+      }
+      ASSERT_TRUE(read.ok()) << own << ": " << read.status().ToString();
+      EXPECT_EQ(read->fields.at("phone"), "env-updated-" + own);
+      EXPECT_EQ(read->blind_indexes.at("phone"), Digest("updated" + own));
+      EXPECT_EQ(read->blind_indexes.at("name"), Digest("name" + own));
+    }
+  }
+}
+
+TEST_F(SqliteStoreTest, ExistingCustomerIdsAnswersInTheOrderAskedOncePerId) {
+  SqliteStore& store = OpenStore();
+  ASSERT_TRUE(store.InsertCustomers({MakeCustomer(IdOf(1)), MakeCustomer(IdOf(3))}).ok());
+  auto existing = store.ExistingCustomerIds({IdOf(3), IdOf(2), IdOf(1), IdOf(3), IdOf(4)});
+  ASSERT_TRUE(existing.ok()) << existing.status().ToString();
+  EXPECT_EQ(*existing, (std::vector<std::string>{IdOf(3), IdOf(1)}));
+  auto none = store.ExistingCustomerIds({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // A deleted customer no longer exists.
+  ASSERT_TRUE(store.DeleteCustomer(IdOf(3)).ok());
+  EXPECT_EQ(*store.ExistingCustomerIds({IdOf(3), IdOf(1)}), std::vector<std::string>{IdOf(1)});
+}
+
+TEST_F(SqliteStoreTest, ExistingCustomerIdsRefusesBadOrTooManyIds) {
+  SqliteStore& store = OpenStore();
+  auto empty_id = store.ExistingCustomerIds({IdOf(1), ""});
+  EXPECT_EQ(empty_id.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(empty_id.status().message().find("id 1"), std::string::npos);
+  EXPECT_EQ(store.ExistingCustomerIds({std::string(129, 'C')}).status().code(),
+            ErrorCode::kInvalidArgument);
+  std::vector<std::string> too_many(Store::kExistingIdsQueryMax + 1, IdOf(1));
+  EXPECT_EQ(store.ExistingCustomerIds(too_many).status().code(), ErrorCode::kTooLarge);
+  too_many.pop_back();
+  auto at_limit = store.ExistingCustomerIds(too_many);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_TRUE(at_limit->empty());
+}
+
 // Pages are ordered by id, with and without a tag filter.
 TEST_F(SqliteStoreTest, ListCustomersPaginatesInIdOrder) {
   SqliteStore& store = OpenStore();
