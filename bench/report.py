@@ -127,15 +127,15 @@ def import_rows(data):
         ("customers stored / requested", f"{data['customers_stored']:,} / {data['customers_requested']:,}"),
         ("ids per calendar day", "all on one day" if data["ids_per_day"] == 0
          else f"{data['ids_per_day']:,} (clock moves a day after each {data['ids_per_day']:,})"),
-        ("batch (rows per Import call and transaction)", f"{data['batch']:,}"),
+        ("batch (rows per store transaction; Import calls of up to 10,000 rows, pipelined)", f"{data['batch']:,}"),
         ("**customers/s** (timed Import calls only)", f"**{data['customers_per_second']:,.0f}**"),
         ("import seconds (timed)", f"{data['import_seconds']:.1f}"),
         ("data generation seconds (not timed, reported apart)", f"{data['generate_seconds']:.1f}"),
         ("wall seconds (both, plus progress output)", f"{data['wall_seconds']:.1f}"),
-        ("time per Import call of 1,000 rows: p50 / p90 / max",
+        ("time per Import call: p50 / p90 / max",
          f"{data['batch_ms_p50']:,.0f} / {data['batch_ms_p90']:,.0f} / {data['batch_ms_max']:,.0f} ms"),
         ("id draws / retries", f"{data['id_draws']:,} / {data['id_retries']:,}"),
-        ("batches that met an existing id and were rewritten row by row",
+        ("Import calls that redrew some ids (taken ids are found in bulk before sealing)",
          f"{data['batches_with_conflict_redraws']:,} of {data['batches']:,}"),
         ("rows refused by validation", f"{data['refused']:,}"),
         ("failed batches (rows in them)", f"{data['failed_batches']:,} ({data['rows_in_failed_batches']:,})"

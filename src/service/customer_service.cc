@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <future>
 #include <set>
 
 namespace custvault::service {
@@ -267,72 +269,141 @@ Status CustomerService::Delete(const Actor& /*actor*/, const std::string& id) {
   return store_.DeleteCustomer(id);
 }
 
-Result<ImportOutcome> CustomerService::Import(
-    const Actor& actor, const std::vector<std::map<std::string, std::string>>& rows,
-    int batch_size) {
-  if (batch_size < 1 || batch_size > 100'000) {
+// One batch of an import on its way to the store. The validated plaintext
+// stays beside its sealed record until the batch is written: an id that
+// collides must be redrawn and the record sealed again, because the
+// ciphertext is bound to the id.
+struct CustomerService::ImportBatch {
+  std::vector<FieldValues> values;
+  std::vector<std::string> ids;
+  std::vector<store::CustomerRecord> records;
+
+  ~ImportBatch() {
+    for (FieldValues& v : values) WipeValues(v);
+  }
+};
+
+Status CustomerService::DrawBatchIds(ImportBatch& batch, const ImportBatch* in_flight) {
+  std::set<std::string> taken;
+  if (in_flight != nullptr) taken.insert(in_flight->ids.begin(), in_flight->ids.end());
+  batch.ids.assign(batch.values.size(), std::string());
+  std::vector<size_t> pending(batch.values.size());
+  for (size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+  for (int attempt = 0; !pending.empty(); ++attempt) {
+    if (attempt >= kCustomerIdAttemptsMax) {
+      return Unavailable(
+          "no free customer id for an import batch; today's id space is nearly full");
+    }
+    std::vector<std::string> drawn;
+    for (size_t i : pending) {
+      ASSIGN_OR_RETURN(std::string id, NewCustomerId());
+      batch.ids[i] = id;
+      drawn.push_back(std::move(id));
+    }
+    ASSIGN_OR_RETURN(const std::vector<std::string> existing, store_.ExistingCustomerIds(drawn));
+    const std::set<std::string> in_store(existing.begin(), existing.end());
+    std::vector<size_t> again;
+    for (size_t i : pending) {
+      if (in_store.count(batch.ids[i]) != 0 || !taken.insert(batch.ids[i]).second) {
+        again.push_back(i);
+      }
+    }
+    pending = std::move(again);
+  }
+  return Status::Ok();
+}
+
+Status CustomerService::SealBatch(const Actor& actor, ImportBatch& batch, int threads) {
+  batch.records.assign(batch.values.size(), store::CustomerRecord());
+  const size_t n = batch.values.size();
+  const size_t workers = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(threads), n));
+  std::vector<std::future<Status>> parts;
+  for (size_t w = 0; w < workers; ++w) {
+    parts.push_back(std::async(std::launch::async, [&, w]() -> Status {
+      for (size_t i = w; i < n; i += workers) {
+        ASSIGN_OR_RETURN(batch.records[i], SealNewRecord(actor, batch.ids[i], batch.values[i]));
+      }
+      return Status::Ok();
+    }));
+  }
+  Status first = Status::Ok();
+  for (auto& part : parts) {
+    Status s = part.get();
+    if (first.ok() && !s.ok()) first = std::move(s);
+  }
+  return first;
+}
+
+Status CustomerService::WriteBatch(const Actor& actor, ImportBatch& batch) {
+  Status s = store_.InsertCustomers(batch.records);
+  if (s.code() != ErrorCode::kConflict) return s;
+  // An id taken since it was checked (a create running beside the import):
+  // write one by one, redrawing the ids that collide.
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    Status one = store_.InsertCustomer(batch.records[i]);
+    for (int attempt = 1; one.code() == ErrorCode::kConflict; ++attempt) {
+      if (attempt >= kCustomerIdAttemptsMax) {
+        return Unavailable("no free customer id during import; today's id space is nearly full");
+      }
+      ASSIGN_OR_RETURN(const std::string id, NewCustomerId());
+      ASSIGN_OR_RETURN(batch.records[i], SealNewRecord(actor, id, batch.values[i]));
+      one = store_.InsertCustomer(batch.records[i]);
+    }
+    RETURN_IF_ERROR(one);
+  }
+  return Status::Ok();
+}
+
+Result<ImportOutcome> CustomerService::Import(const Actor& actor,
+                                              const std::vector<FieldValues>& rows,
+                                              const ImportOptions& options) {
+  if (options.batch_size < 1 || options.batch_size > 100'000) {
     return InvalidArgument("batch size must be between 1 and 100000");
   }
-  ImportOutcome outcome;
-  // The validated plaintext stays beside its sealed record until the batch
-  // is written: an id that collides must be redrawn and the record sealed
-  // again, because the ciphertext is bound to the id.
-  std::vector<store::CustomerRecord> batch;
-  std::vector<std::map<std::string, std::string>> batch_values;
-  std::set<std::string> batch_ids;
-
-  auto write_one_by_one = [&]() -> Status {
-    for (size_t i = 0; i < batch.size(); ++i) {
-      Status one = store_.InsertCustomer(batch[i]);
-      for (int attempt = 1; one.code() == ErrorCode::kConflict; ++attempt) {
-        if (attempt >= kCustomerIdAttemptsMax) {
-          return Unavailable("no free customer id during import; today's id space is nearly full");
-        }
-        ASSIGN_OR_RETURN(const std::string id, NewCustomerId());
-        ASSIGN_OR_RETURN(batch[i], SealNewRecord(actor, id, batch_values[i]));
-        one = store_.InsertCustomer(batch[i]);
-      }
-      RETURN_IF_ERROR(one);
-    }
-    return Status::Ok();
-  };
-  auto flush = [&]() -> Status {
-    if (batch.empty()) return Status::Ok();
-    Status s = store_.InsertCustomers(batch);
-    if (s.code() == ErrorCode::kConflict) s = write_one_by_one();
-    for (auto& values : batch_values) WipeValues(values);
-    if (!s.ok()) return s;
-    outcome.imported += static_cast<int64_t>(batch.size());
-    batch.clear();
-    batch_values.clear();
-    batch_ids.clear();
-    return Status::Ok();
-  };
-
-  const int current_year = CurrentYear();
-  for (size_t row = 0; row < rows.size(); ++row) {
-    Result<std::map<std::string, std::string>> values =
-        catalog_.ValidateRecord(rows[row], /*is_create=*/true, current_year);
-    if (!values.ok()) {
-      outcome.refused.emplace(static_cast<int64_t>(row), values.status());
-      continue;
-    }
-    std::string id;
-    for (int attempt = 0; attempt < kCustomerIdAttemptsMax && id.empty(); ++attempt) {
-      ASSIGN_OR_RETURN(id, NewCustomerId());
-      if (!batch_ids.insert(id).second) id.clear();
-    }
-    if (id.empty()) return Unavailable("no free customer id for the import batch");
-    Result<store::CustomerRecord> record = SealNewRecord(actor, id, *values);
-    if (!record.ok()) {
-      WipeValues(*values);
-      return record.status();
-    }
-    batch.push_back(std::move(*record));
-    batch_values.push_back(std::move(*values));
-    if (static_cast<int>(batch.size()) >= batch_size) RETURN_IF_ERROR(flush());
+  if (options.seal_threads < 1 || options.seal_threads > 64) {
+    return InvalidArgument("seal threads must be between 1 and 64");
   }
-  RETURN_IF_ERROR(flush());
+  ImportOutcome outcome;
+  const int current_year = CurrentYear();
+  // Pipeline: while the store writes batch k on its own thread, this thread
+  // validates and draws ids for batch k+1 and the seal threads encrypt it.
+  std::unique_ptr<ImportBatch> writing;
+  std::future<Status> written;
+  auto finish_write = [&]() -> Status {
+    if (!writing) return Status::Ok();
+    Status s = written.get();
+    if (s.ok()) outcome.imported += static_cast<int64_t>(writing->records.size());
+    writing.reset();
+    return s;
+  };
+
+  size_t row = 0;
+  while (row < rows.size()) {
+    auto batch = std::make_unique<ImportBatch>();
+    for (; row < rows.size() && static_cast<int>(batch->values.size()) < options.batch_size;
+         ++row) {
+      Result<FieldValues> values =
+          catalog_.ValidateRecord(rows[row], /*is_create=*/true, current_year);
+      if (!values.ok()) {
+        outcome.refused.emplace(static_cast<int64_t>(row), values.status());
+        continue;
+      }
+      batch->values.push_back(std::move(*values));
+    }
+    if (batch->values.empty()) continue;
+    // The batch being written is not in the store yet: its ids are excluded
+    // explicitly, so two batches never draw the same id.
+    Status prepared = DrawBatchIds(*batch, writing.get());
+    if (prepared.ok()) prepared = SealBatch(actor, *batch, options.seal_threads);
+    RETURN_IF_ERROR(finish_write());
+    RETURN_IF_ERROR(prepared);
+    writing = std::move(batch);
+    written = std::async(std::launch::async,
+                         [this, &actor, b = writing.get()] { return WriteBatch(actor, *b); });
+    if (options.progress)
+      options.progress(static_cast<int64_t>(row), static_cast<int64_t>(rows.size()));
+  }
+  RETURN_IF_ERROR(finish_write());
   return outcome;
 }
 

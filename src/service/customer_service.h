@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,6 +46,13 @@ using FieldValues = std::map<std::string, std::string>;
 // A field's new value, or std::nullopt to remove the field.
 using FieldChanges = std::map<std::string, std::optional<std::string>>;
 
+struct ImportOptions {
+  int batch_size = 1000;  // rows per store transaction
+  int seal_threads = 2;   // threads encrypting a batch while the previous one is written
+  // Called after each batch is handed to the store: (rows read, rows total).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
 struct ImportOutcome {
   int64_t imported = 0;
   // Row number (0-based) -> why it was refused; such rows are not written.
@@ -73,10 +81,10 @@ class CustomerService {
                               const FieldChanges& changes);
   // Crypto-shreds the customer: its data key is destroyed with the row.
   Status Delete(const Actor& actor, const std::string& id);
-  // Validates every row; writes the valid ones in batches of batch_size.
-  Result<ImportOutcome> Import(const Actor& actor,
-                               const std::vector<std::map<std::string, std::string>>& rows,
-                               int batch_size = 1000);
+  // Validates every row and writes the valid ones in batches, one
+  // transaction per batch; invalid rows are reported, not written.
+  Result<ImportOutcome> Import(const Actor& actor, const std::vector<FieldValues>& rows,
+                               const ImportOptions& options = {});
 
   // "C" + YYYYMMDD (local date) + 6 random digits.
   Result<std::string> NewCustomerId();
@@ -87,6 +95,13 @@ class CustomerService {
                                               const std::map<std::string, std::string>& values);
   Result<CustomerView> ToView(const store::CustomerRecord& record);
   Result<int> PageLimit(std::optional<int> limit) const;
+  struct ImportBatch;
+  // Draws ids for every row of the batch that are neither in the store nor
+  // drawn twice nor used by the batch still being written (checked in bulk,
+  // redrawing only the colliding ones).
+  Status DrawBatchIds(ImportBatch& batch, const ImportBatch* in_flight);
+  Status SealBatch(const Actor& actor, ImportBatch& batch, int threads);
+  Status WriteBatch(const Actor& actor, ImportBatch& batch);
   // The local calendar year: no resident ID may be born after it.
   int CurrentYear() const;
 
