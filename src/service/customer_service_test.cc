@@ -239,7 +239,8 @@ TEST_F(CustomerServiceTest, ImportWritesValidRowsAndNamesEveryBadOne) {  // R-PI
   for (int i = 0; i < 25; ++i) rows.push_back({{"name", "孙七"}, {"phone", "13800000000"}});
   rows[3]["phone"] = "1";
   rows[17]["id_number"] = "11010519491331002X";
-  Result<ImportOutcome> outcome = customers().Import(TestActor(), rows, 10);
+  Result<ImportOutcome> outcome =
+      customers().Import(TestActor(), rows, ImportOptions{.batch_size = 10});
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   EXPECT_EQ(outcome->imported, 23);
   ASSERT_EQ(outcome->refused.size(), 2u);
