@@ -14,7 +14,8 @@ constexpr std::string_view kOperations[] = {
     op::kAuthLockout,    op::kAuthPasswordChange, op::kAccountCreate,  op::kAccountDisable,
     op::kAccountReview,  op::kRoleGrantRequest,   op::kApprovalDecide, op::kBackupRun,
     op::kBackupRestore,  op::kKeyRotate,          op::kConfigChange,   op::kAccessDenied,
-    op::kAuditExport,    op::kAuditVerify,        op::kAlertAck};
+    op::kAuditExport,    op::kAuditVerify,        op::kAlertAck,       op::kAuthTotpEnrol,
+    op::kAccountIpAllowlist, op::kChannelRegister};
 
 constexpr std::string_view kResults[] = {result::kOk, result::kDenied, result::kFailed,
                                          result::kInvalid};

@@ -53,6 +53,9 @@ inline constexpr std::string_view kAccessDenied = "access.denied";
 inline constexpr std::string_view kAuditExport = "audit.export";
 inline constexpr std::string_view kAuditVerify = "audit.verify";
 inline constexpr std::string_view kAlertAck = "alert.ack";
+inline constexpr std::string_view kAuthTotpEnrol = "auth.totp_enrol";
+inline constexpr std::string_view kAccountIpAllowlist = "account.ip_allowlist";
+inline constexpr std::string_view kChannelRegister = "channel.register";
 }  // namespace op
 
 namespace result {

@@ -3,7 +3,6 @@
 //
 // Exit codes: 0 success, 1 the operation failed (message on stderr),
 // 2 usage error (CLI11's own).
-#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,6 +13,8 @@
 #include <iterator>
 #include <thread>
 
+#include "cli/audit_commands.h"
+#include "cli/user_commands.h"
 #include "common/env.h"
 #include "common/log.h"
 #include "http/api_routes.h"
@@ -34,17 +35,22 @@ int Fail(const Status& status) {
 
 void PrintJson(const json::value& value) { std::cout << json::serialize(value) << "\n"; }
 
-service::Actor LocalOperator() {
-  service::Actor actor;
-  actor.kind = service::ActorKind::kLocalOperator;
-  const passwd* pw = ::getpwuid(::geteuid());
-  actor.id = "cli:" + std::string(pw != nullptr ? pw->pw_name : std::to_string(::geteuid()));
-  actor.ip = "local";
-  return actor;
-}
-
 Result<std::unique_ptr<service::Vault>> OpenVault(const std::string& data_dir) {
   return service::Vault::Open(Env::Default(), data_dir, ProcessEnvironment());
+}
+
+// The CLI acts as the person logged in with `custvault login`: the same
+// policy, separation of duties and audit as the API.
+struct Session {
+  std::unique_ptr<service::Vault> vault;
+  service::Actor actor;
+};
+
+Result<Session> OpenSession(const std::string& data_dir, const std::string& session_file) {
+  Session session;
+  ASSIGN_OR_RETURN(session.vault, OpenVault(data_dir));
+  ASSIGN_OR_RETURN(session.actor, SessionActorFromFile(session.vault->accounts(), session_file));
+  return session;
 }
 
 int RunInit(const std::string& data_dir) {
@@ -52,9 +58,13 @@ int RunInit(const std::string& data_dir) {
       service::InitDataDirectory(Env::Default(), data_dir, ProcessEnvironment());
   if (!result.ok()) return Fail(result.status());
   std::cout << "Initialised " << data_dir << "\n"
-            << "Bootstrap token (shown once; also in " << result->credentials_path
-            << ", mode 0600):\n"
-            << result->bootstrap_token << "\n";
+            << "Initial accounts, one-time passwords (shown once; also in "
+            << result->credentials_path << ", mode 0600, removed once all are changed):\n";
+  for (const service::InitialCredential& c : result->credentials) {
+    std::cout << "  " << c.username << " (" << service::RoleName(c.role) << "): " << c.password
+              << "\n";
+  }
+  std::cout << "Each must change the password at first login and enrol TOTP.\n";
   return 0;
 }
 
@@ -115,8 +125,9 @@ Result<std::string> ReadJsonInput(const std::string& json_text, const std::strin
   return text;
 }
 
-int RunCustomerAdd(const std::string& data_dir, const std::vector<std::string>& field_args,
-                   const std::string& json_text, const std::string& json_file) {
+int RunCustomerAdd(const std::string& data_dir, const std::string& session_file,
+                   const std::vector<std::string>& field_args, const std::string& json_text,
+                   const std::string& json_file) {
   std::map<std::string, std::string> input;
   Result<std::string> text = ReadJsonInput(json_text, json_file);
   if (!text.ok()) return Fail(text.status());
@@ -143,37 +154,39 @@ int RunCustomerAdd(const std::string& data_dir, const std::vector<std::string>& 
     input[arg.substr(0, eq)] = arg.substr(eq + 1);
   }
   if (input.empty()) return Fail(InvalidArgument("give fields with --field key=value or --json"));
-  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
-  if (!vault.ok()) return Fail(vault.status());
-  Result<service::CustomerView> view = (*vault)->customers().Create(LocalOperator(), input);
+  Result<Session> session = OpenSession(data_dir, session_file);
+  if (!session.ok()) return Fail(session.status());
+  Result<service::CustomerView> view = session->vault->customers().Create(session->actor, input);
   if (!view.ok()) return Fail(view.status());
   PrintJson(http::CustomerJson(*view));
   return 0;
 }
 
-int RunCustomerGet(const std::string& data_dir, const std::string& id) {
-  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
-  if (!vault.ok()) return Fail(vault.status());
-  Result<service::CustomerView> view = (*vault)->customers().Get(LocalOperator(), id);
+int RunCustomerGet(const std::string& data_dir, const std::string& session_file,
+                   const std::string& id) {
+  Result<Session> session = OpenSession(data_dir, session_file);
+  if (!session.ok()) return Fail(session.status());
+  Result<service::CustomerView> view = session->vault->customers().Get(session->actor, id);
   if (!view.ok()) return Fail(view.status());
   PrintJson(http::CustomerJson(*view));
   return 0;
 }
 
-int RunCustomerFind(const std::string& data_dir, const std::map<std::string, std::string>& by,
-                    int limit, const std::string& cursor) {
+int RunCustomerFind(const std::string& data_dir, const std::string& session_file,
+                    const std::map<std::string, std::string>& by, int limit,
+                    const std::string& cursor) {
   std::vector<std::pair<std::string, std::string>> given;
   for (const auto& [field, value] : by) {
     if (!value.empty()) given.emplace_back(field, value);
   }
   if (given.size() != 1) return Fail(InvalidArgument("give exactly one search field"));
-  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
-  if (!vault.ok()) return Fail(vault.status());
+  Result<Session> session = OpenSession(data_dir, session_file);
+  if (!session.ok()) return Fail(session.status());
   std::optional<std::string> page_cursor;
   if (!cursor.empty()) page_cursor = cursor;
-  Result<service::CustomerListPage> page =
-      (*vault)->customers().Search(LocalOperator(), given[0].first, given[0].second, page_cursor,
-                                   limit > 0 ? std::optional<int>(limit) : std::nullopt);
+  Result<service::CustomerListPage> page = session->vault->customers().Search(
+      session->actor, given[0].first, given[0].second, page_cursor,
+      limit > 0 ? std::optional<int>(limit) : std::nullopt);
   if (!page.ok()) return Fail(page.status());
   PrintJson(http::CustomerPageJson(*page));
   return 0;
@@ -193,6 +206,12 @@ int Main(int argc, char** argv) {
     command->add_option("--data-dir,-d", data_dir, "Data directory (config, keys, database)")
         ->capture_default_str();
   };
+  std::string session_file = DefaultSessionFile();
+  auto add_session = [&session_file](CLI::App* command) {
+    command
+        ->add_option("--session-file", session_file, "Session token written by `custvault login`")
+        ->capture_default_str();
+  };
 
   CLI::App* init = app.add_subcommand(
       "init", "Create a data directory: config, master key (0600), database, bootstrap token");
@@ -210,6 +229,7 @@ int Main(int argc, char** argv) {
   std::string json_text, json_file;
   CLI::App* add = customer->add_subcommand("add", "Create a customer (all fields validated)");
   add_data_dir(add);
+  add_session(add);
   add->add_option("--field,-f", field_args, "key=value, repeatable (e.g. name=张三)");
   add->add_option("--json", json_text, "The customer as a JSON object");
   add->add_option("--json-file", json_file, "Read the JSON object from a file, or - for stdin");
@@ -217,6 +237,7 @@ int Main(int argc, char** argv) {
   std::string id;
   CLI::App* get = customer->add_subcommand("get", "Show one customer, masked");
   add_data_dir(get);
+  add_session(get);
   get->add_option("id", id, "Customer id, e.g. C20261129123456")->required();
 
   std::map<std::string, std::string> by = {
@@ -226,6 +247,7 @@ int Main(int argc, char** argv) {
   CLI::App* find = customer->add_subcommand(
       "find", "Exact search through a blind index (never by decrypting every row)");
   add_data_dir(find);
+  add_session(find);
   find->add_option("--name", by["name"], "Full name");
   find->add_option("--id-number", by["id_number"], "Resident ID number");
   find->add_option("--phone", by["phone"], "Mobile or landline");
@@ -234,13 +256,39 @@ int Main(int argc, char** argv) {
   find->add_option("--limit", limit, "Page size");
   find->add_option("--cursor", cursor, "next_cursor of the previous page");
 
+  // `login` and `user ...` (identity), `audit ...` (audit log).
+  std::unique_ptr<service::Vault> command_vault;
+  UserCommands users(app, [&](const std::string& dir) -> Result<service::AccountService*> {
+    ASSIGN_OR_RETURN(command_vault, OpenVault(dir));
+    return &command_vault->accounts();
+  });
+  std::string audit_session_file = DefaultSessionFile();
+  std::unique_ptr<AuditCommands> audit = AddAuditCommands(
+      app,
+      [&](const std::string& dir, const AuditBody& body) -> Status {
+        ASSIGN_OR_RETURN(Session session, OpenSession(dir, audit_session_file));
+        return body(session.vault->audit(), session.actor);
+      },
+      std::cout, std::cerr);
+  // The audit commands act as the logged-in auditor or security officer.
+  for (CLI::App* sub :
+       app.get_subcommand("audit")->get_subcommands([](CLI::App*) { return true; })) {
+    sub->add_option("--session-file", audit_session_file,
+                    "Session token written by `custvault login`");
+  }
+
   CLI11_PARSE(app, argc, argv);
+
+  if (users.Parsed()) return users.Run();
+  if (std::optional<int> code = audit->RunIfParsed()) return *code;
 
   if (init->parsed()) return RunInit(data_dir);
   if (serve->parsed()) return RunServe(data_dir, listen);
-  if (add->parsed()) return RunCustomerAdd(data_dir, field_args, json_text, json_file);
-  if (get->parsed()) return RunCustomerGet(data_dir, id);
-  if (find->parsed()) return RunCustomerFind(data_dir, by, limit, cursor);
+  if (add->parsed()) {
+    return RunCustomerAdd(data_dir, session_file, field_args, json_text, json_file);
+  }
+  if (get->parsed()) return RunCustomerGet(data_dir, session_file, id);
+  if (find->parsed()) return RunCustomerFind(data_dir, session_file, by, limit, cursor);
   return 2;
 }
 

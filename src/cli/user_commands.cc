@@ -73,29 +73,34 @@ UserCommands::UserCommands(CLI::App& app, OpenAccountService open)
         ->capture_default_str();
   };
   login_ = app.add_subcommand(
-      "login", "Log in; the password is read without echo (or from stdin when piped) and the "
-               "session token is written to a 0600 file for the other commands");
+      "login",
+      "Log in; the password is read without echo (or from stdin when piped) and the "
+      "session token is written to a 0600 file for the other commands");
   common(login_);
   login_->add_option("--username,-u", username_, "Account name")->required();
   login_->add_option("--otp", otp_, "Current TOTP code, once enrolled");
 
-  user_ = app.add_subcommand("user", "Accounts: add, list, disable, review (as the logged-in user)");
+  user_ =
+      app.add_subcommand("user", "Accounts: add, list, disable, review (as the logged-in user)");
   user_->require_subcommand(1);
   add_ = user_->add_subcommand(
-      "add", "Create an account (sys_admin); it waits for a security officer to approve its role; "
-             "prints its one-time password once");
+      "add",
+      "Create an account (sys_admin); it waits for a security officer to approve its role; "
+      "prints its one-time password once");
   common(add_);
   add_->add_option("--username,-u", username_, "Account name: a-z 0-9 . _ -, 3..64")->required();
   add_->add_option("--display-name", display_name_, "The person's name");
-  add_->add_option("--role,-r", role_,
-                   "entry_clerk | info_manager | dept_head | auditor | security_officer | sys_admin")
+  add_->add_option(
+          "--role,-r", role_,
+          "entry_clerk | info_manager | dept_head | auditor | security_officer | sys_admin")
       ->required();
   add_->add_option("--ip-allowlist", ip_allowlist_, "Comma-separated CIDRs the account may use");
 
   list_ = user_->add_subcommand("list", "List accounts (sys_admin)");
   common(list_);
 
-  disable_ = user_->add_subcommand("disable", "Disable an account and end its sessions (sys_admin)");
+  disable_ =
+      user_->add_subcommand("disable", "Disable an account and end its sessions (sys_admin)");
   common(disable_);
   disable_->add_option("id", account_id_, "Account id (u_...)")->required();
 
@@ -121,7 +126,12 @@ int UserCommands::Run() {
 }
 
 Result<service::Actor> UserCommands::SessionActor(service::AccountService& accounts) {
-  Result<std::string> token = Env::Default()->ReadFile(session_file_);
+  return SessionActorFromFile(accounts, session_file_);
+}
+
+Result<service::Actor> SessionActorFromFile(service::AccountService& accounts,
+                                            const std::string& session_file) {
+  Result<std::string> token = Env::Default()->ReadFile(session_file);
   if (!token.ok()) {
     return Unauthenticated("no session (run: custvault login --username <name>)");
   }
@@ -144,7 +154,8 @@ int UserCommands::RunLogin(service::AccountService& accounts) {
   Wipe(login->token);
   if (!written.ok()) return Fail(written);
   std::cout << "Logged in; session in " << session_file_ << " (mode 0600), until "
-            << FormatRfc3339(login->expires_at_us) << " or " << "idle timeout.\n";
+            << FormatRfc3339(login->expires_at_us) << " or "
+            << "idle timeout.\n";
   if (login->must_change_password) {
     std::cout << "You must change your password first (POST /api/v1/auth/password).\n";
   }

@@ -64,6 +64,11 @@ class UserCommands {
 // ~/.config/custvault/session ($HOME from the environment).
 std::string DefaultSessionFile();
 
+// The actor of the session whose token `custvault login` stored in
+// `session_file` (kUnauthenticated when there is none or it has expired).
+Result<service::Actor> SessionActorFromFile(service::AccountService& accounts,
+                                            const std::string& session_file);
+
 // Reads a password: from the terminal without echo when stdin is a tty
 // (prompting on stderr), otherwise the first line of stdin. At most
 // identity::kPasswordBytesMax bytes.

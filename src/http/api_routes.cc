@@ -2,8 +2,12 @@
 
 #include <boost/json.hpp>
 
+#include "audit/ip.h"
 #include "common/env.h"
+#include "http/audit_routes.h"
 #include "http/auth.h"
+#include "http/identity_routes.h"
+#include "policy/policy.h"
 
 namespace custvault::http {
 namespace json = boost::json;
@@ -201,6 +205,37 @@ Response DeleteCustomer(service::Vault& vault, Request& request, const service::
   return response;
 }
 
+Response RevealCustomer(service::Vault& vault, Request& request, const service::Actor& actor) {
+  const std::string& id = request.path_params["id"];
+  if (!LooksLikeCustomerId(id)) return ErrorResponse(NotFound("no such customer"));
+  Result<json::value> body = ParseJsonBody(request);
+  if (!body.ok()) return ErrorResponse(body.status());
+  const json::object& object = body->as_object();
+  std::vector<std::string> fields;
+  std::string reason;
+  if (const json::value* f = object.if_contains("fields")) {
+    if (!f->is_array()) return ErrorResponse(TypeErrors({{"fields", "type"}}));
+    for (const json::value& item : f->as_array()) {
+      if (!item.is_string()) return ErrorResponse(TypeErrors({{"fields", "type"}}));
+      fields.emplace_back(std::string(item.as_string()).substr(0, kFieldKeyBytesMax));
+    }
+  }
+  if (const json::value* r = object.if_contains("reason")) {
+    if (!r->is_string()) return ErrorResponse(TypeErrors({{"reason", "type"}}));
+    reason = std::string(r->as_string());
+  }
+  Result<service::RevealedFields> revealed = vault.customers().Reveal(actor, id, fields, reason);
+  if (!revealed.ok()) return ErrorResponse(revealed.status());
+  json::object plain;
+  for (const auto& [key, value] : revealed->fields) plain[key] = value.view();
+  Response response = JsonResponse(200, json::object{{"id", id}, {"fields", std::move(plain)}});
+  // Plaintext: never cached anywhere (the server sets no-store on every
+  // response; said again here because this one matters most).
+  response.headers.emplace_back("Cache-Control", "no-store");
+  response.headers.emplace_back("Pragma", "no-cache");
+  return response;
+}
+
 Response Catalog(service::Vault& vault) {
   json::array fields;
   for (const catalog::FieldDef& field : vault.catalog().fields()) {
@@ -234,10 +269,19 @@ Response Catalog(service::Vault& vault) {
 }  // namespace
 
 void RegisterApiRoutes(Router& router, service::Vault& vault) {
+  // The client address: X-Forwarded-For only from a configured proxy.
+  router.SetRequestFilter([&vault](Request& request) {
+    request.peer_ip = audit::ClientIp(request.peer_ip, request.Header("x-forwarded-for"),
+                                      vault.audit().trusted_proxies());
+  });
+  // Staff present a session token (cvs_...), channel systems an API key (cvk_...).
   const Authenticator authenticate = [&vault](const Request& request) {
     const std::string_view token = BearerToken(request);
     if (token.empty()) return Result<service::Actor>(Unauthenticated("missing bearer token"));
-    return vault.AuthenticateBootstrapToken(token, request.peer_ip);
+    if (token.substr(0, 4) == "cvk_") {
+      return vault.accounts().AuthenticateChannel(token, request.peer_ip);
+    }
+    return vault.accounts().Authenticate(token, request.peer_ip);
   };
   router.Add("GET", "/healthz", [](Request&) {
     return JsonResponse(200, json::object{{"status", "ok"}});
@@ -248,9 +292,13 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
                response.body = std::string(OpenApiDocument());
                return response;
              }));
-  router.Add(
-      "GET", "/api/v1/catalog",
-      WithAuth(authenticate, [&vault](Request&, const service::Actor&) { return Catalog(vault); }));
+  router.Add("GET", "/api/v1/catalog",
+             WithAuth(authenticate, [&vault](Request&, const service::Actor& actor) {
+               const Status allowed =
+                   vault.accounts().Authorize(actor, policy::Operation::kCatalogRead);
+               if (!allowed.ok()) return ErrorResponse(allowed);
+               return Catalog(vault);
+             }));
   auto bind = [&vault,
                &authenticate](Response (*fn)(service::Vault&, Request&, const service::Actor&)) {
     return WithAuth(authenticate,
@@ -262,6 +310,9 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   router.Add("GET", "/api/v1/customers/{id}", bind(GetCustomer));
   router.Add("PATCH", "/api/v1/customers/{id}", bind(UpdateCustomer));
   router.Add("DELETE", "/api/v1/customers/{id}", bind(DeleteCustomer));
+  router.Add("POST", "/api/v1/customers/{id}/reveal", bind(RevealCustomer));
+  RegisterIdentityRoutes(router, vault.accounts());
+  RegisterAuditRoutes(router, vault.audit(), authenticate);
 }
 
 }  // namespace custvault::http

@@ -3,39 +3,56 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <iostream>
 #include <set>
 
+#include "common/fake_env.h"
+#include "policy/policy.h"
 #include "service/test_vault.h"
 
 namespace custvault::http {
 namespace {
 
 namespace json = boost::json;
+using policy::Operation;
+using service::Role;
 
 class ApiRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Result<std::unique_ptr<service::Vault>> vault =
-        service::Vault::Open(Env::Default(), dir_.path(), {});
+        service::Vault::Open(&env_, dir_.path(), service::FastAuthEnvironment());
     ASSERT_TRUE(vault.ok()) << vault.status().ToString();
     vault_ = std::move(*vault);
+    staff_ = std::make_unique<service::TestStaff>(vault_->accounts(), dir_);
     RegisterApiRoutes(router_, *vault_);
   }
 
-  Response Call(const std::string& method, const std::string& path, const std::string& body = "",
-                bool authenticated = true) {
+  std::string TokenFor(Role role) {
+    Result<std::string> token = staff_->Token(role);
+    EXPECT_TRUE(token.ok()) << token.status().ToString();
+    return token.ok() ? *token : std::string();
+  }
+
+  Response Call(const std::string& method, const std::string& path, const std::string& body,
+                const std::string& token) {
     Request request;
     request.method = method;
     request.target = path;
-    request.path = path;
     request.body = body;
     request.peer_ip = "127.0.0.1";
-    if (authenticated) request.headers["authorization"] = "Bearer " + dir_.token();
+    if (!token.empty()) request.headers["authorization"] = "Bearer " + token;
     return router_.Dispatch(request);
   }
 
-  service::TestDataDir dir_;
+  Response Call(const std::string& method, const std::string& path, const std::string& body = "") {
+    return Call(method, path, body, TokenFor(Role::kInfoManager));
+  }
+
+  FakeEnv env_{Env::Default()->NowMicros()};
+  service::TestDataDir dir_{service::FastAuthEnvironment()};
   std::unique_ptr<service::Vault> vault_;
+  std::unique_ptr<service::TestStaff> staff_;
   Router router_;
 };
 
@@ -59,16 +76,123 @@ TEST_F(ApiRoutesTest, OpenApiDocumentMatchesTheRegisteredRoutesExactly) {
   EXPECT_EQ(documented, registered);
 }
 
-TEST_F(ApiRoutesTest, EveryRouteButHealthzNeedsTheToken) {
+// What each route asks of the policy table. Routes open to any session
+// (a person's own session, the API description) say so.
+struct RouteRule {
+  const char* method;
+  const char* pattern;
+  std::optional<Operation> operation;  // nullopt: any authenticated caller
+  const char* body;
+  std::optional<Operation> or_operation = std::nullopt;  // also enough
+};
+
+const RouteRule kRouteRules[] = {
+    {"GET", "/api/v1/openapi.json", std::nullopt, ""},
+    {"GET", "/api/v1/catalog", Operation::kCatalogRead, ""},
+    {"POST", "/api/v1/customers", Operation::kCustomerCreate, R"({"name":"张三"})"},
+    {"GET", "/api/v1/customers", Operation::kCustomerList, ""},
+    {"POST", "/api/v1/customers/search", Operation::kCustomerSearch, R"({"name":"张三"})"},
+    {"GET", "/api/v1/customers/{id}", Operation::kCustomerRead, ""},
+    {"PATCH", "/api/v1/customers/{id}", Operation::kCustomerUpdate, R"({"phone":"13900001111"})"},
+    {"DELETE", "/api/v1/customers/{id}", Operation::kCustomerDelete, ""},
+    {"POST", "/api/v1/customers/{id}/reveal", Operation::kCustomerReveal,
+     R"({"fields":["name"],"reason":"policy test"})"},
+    {"POST", "/api/v1/auth/logout", Operation::kSessionSelf, ""},
+    {"POST", "/api/v1/auth/password", Operation::kSessionSelf,
+     R"({"old_password":"wrong","new_password":"x"})"},
+    {"POST", "/api/v1/auth/totp/enrol", Operation::kSessionSelf, ""},
+    {"POST", "/api/v1/auth/totp/confirm", Operation::kSessionSelf, R"({"otp":"000000"})"},
+    {"GET", "/api/v1/users", Operation::kAccountManage, ""},
+    {"POST", "/api/v1/users", Operation::kAccountManage,
+     R"({"username":"policy.probe","role":"entry_clerk"})"},
+    {"GET", "/api/v1/users/overdue-reviews", Operation::kAccountReview, ""},
+    {"POST", "/api/v1/users/{id}/disable", Operation::kAccountManage, ""},
+    {"POST", "/api/v1/users/{id}/review", Operation::kAccountReview, R"({"comment":"ok"})"},
+    {"POST", "/api/v1/role-requests", Operation::kRoleRequest,
+     R"({"account_id":"{id}","role":"dept_head"})"},
+    {"GET", "/api/v1/role-requests", Operation::kRoleRequest, "", Operation::kRoleApprove},
+    {"POST", "/api/v1/role-requests/{id}/approve", Operation::kRoleApprove, R"({"comment":"ok"})"},
+    {"POST", "/api/v1/role-requests/{id}/reject", Operation::kRoleApprove, R"({"comment":"no"})"},
+    {"POST", "/api/v1/channels", Operation::kChannelManage, R"({"name":"webform"})"},
+    {"GET", "/api/v1/channels", Operation::kChannelManage, ""},
+    {"GET", "/api/v1/audit/entries", Operation::kAuditRead, ""},
+    {"GET", "/api/v1/audit/export.csv", Operation::kAuditExport, ""},
+    {"GET", "/api/v1/audit/verify", Operation::kAuditVerify, ""},
+    {"GET", "/api/v1/audit/alerts", Operation::kAlertsRead, ""},
+    {"POST", "/api/v1/audit/alerts/{id}/ack", Operation::kAlertsAck, ""},
+};
+
+// R-ACC-2, issue 3 acceptance: generated from the policy table, every
+// endpoint as every role, unauthenticated and with an expired session;
+// no 2xx that the table does not allow.
+TEST_F(ApiRoutesTest, EveryEndpointAsEveryRoleGivesNoUnexpectedSuccess) {
+  // Every registered route has a rule (a new route must be added here).
+  std::set<std::pair<std::string, std::string>> ruled;
+  for (const RouteRule& rule : kRouteRules) ruled.emplace(rule.method, rule.pattern);
   for (const RouteInfo& route : router_.Routes()) {
+    if (route.pattern == "/healthz" || route.pattern == "/api/v1/auth/login") continue;
+    EXPECT_TRUE(ruled.count({route.method, route.pattern})) << route.method << " " << route.pattern;
+  }
+  const Response created = Call("POST", "/api/v1/customers", R"({"name":"李四"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string customer_id(json::parse(created.body).at("id").as_string());
+
+  int unexpected = 0, allowed_successes = 0, checked = 0;
+  const Role roles[] = {Role::kEntryClerk, Role::kInfoManager,     Role::kDeptHead,
+                        Role::kAuditor,    Role::kSecurityOfficer, Role::kSysAdmin};
+  for (Role role : roles) {
+    for (const RouteRule& rule : kRouteRules) {
+      std::string path = rule.pattern;
+      if (const size_t at = path.find("{id}"); at != std::string::npos) {
+        const bool customer_route = path.rfind("/api/v1/customers/", 0) == 0;
+        path.replace(at, 4, customer_route ? customer_id : "x_unknown");
+      }
+      std::string body = rule.body;
+      if (const size_t at = body.find("{id}"); at != std::string::npos)
+        body.replace(at, 4, "x_unknown");
+      // A fresh session per call: a logout ends the one it is given.
+      Result<std::string> token = staff_->FreshToken(role);
+      ASSERT_TRUE(token.ok()) << token.status().ToString();
+      const Response response = Call(rule.method, path, body, *token);
+      ++checked;
+      const bool success = response.status >= 200 && response.status < 300;
+      const bool allowed = !rule.operation || policy::Allows(role, *rule.operation) ||
+                           (rule.or_operation && policy::Allows(role, *rule.or_operation));
+      if (success && !allowed) {
+        ++unexpected;
+        ADD_FAILURE() << service::RoleName(role) << " got " << response.status << " on "
+                      << rule.method << " " << rule.pattern;
+      }
+      if (!allowed) {
+        EXPECT_TRUE(response.status == 403 || response.status == 404)
+            << service::RoleName(role) << " " << rule.method << " " << rule.pattern << ": "
+            << response.status << " " << response.body;
+      }
+      if (success) ++allowed_successes;
+    }
+  }
+  EXPECT_EQ(unexpected, 0);
+  // The probe is not vacuous: allowed calls do succeed.
+  EXPECT_GE(allowed_successes, 20) << "of " << checked;
+  std::cout << checked << " calls, " << allowed_successes << " allowed successes, " << unexpected
+            << " unexpected\n";
+}
+
+TEST_F(ApiRoutesTest, WithoutAValidSessionEveryEndpointButTheOpenOnesIs401) {  // R-ACC-4
+  const std::string token = TokenFor(Role::kInfoManager);
+  const std::string channel_like = "cvk_" + std::string(64, '0');
+  env_.AdvanceMicros(9LL * 3600 * 1'000'000);  // past the absolute session lifetime (8 h)
+  for (const RouteInfo& route : router_.Routes()) {
+    if (route.pattern == "/healthz" || route.pattern == "/api/v1/auth/login") continue;
     std::string path = route.pattern;
-    const size_t brace = path.find("{id}");
-    if (brace != std::string::npos) path.replace(brace, 4, "C20261129000001");
-    const Response response = Call(route.method, path, "{}", /*authenticated=*/false);
-    if (route.pattern == "/healthz") {
-      EXPECT_EQ(response.status, 200);
-    } else {
-      EXPECT_EQ(response.status, 401) << route.method << " " << route.pattern;
+    if (const size_t at = path.find("{id}"); at != std::string::npos)
+      path.replace(at, 4, "C20261129000001");
+    for (const std::string& credential :
+         {std::string(), std::string("cvs_bogus"), channel_like, token}) {
+      const Response response = Call(route.method, path, "{}", credential);
+      EXPECT_EQ(response.status, 401)
+          << route.method << " " << route.pattern << " with "
+          << (credential == token ? "an expired session" : "a bad token");
     }
   }
 }
@@ -86,6 +210,25 @@ TEST_F(ApiRoutesTest, CreateThenGetAnswersTheDocumentedShape) {
   const Response got = Call("GET", "/api/v1/customers/" + id);
   EXPECT_EQ(got.status, 200);
   EXPECT_EQ(json::parse(got.body).at("fields"), customer.at("fields"));
+}
+
+TEST_F(ApiRoutesTest, RevealWithoutReasonIsRefusedAndWithOneAnswersNoStore) {  // R-MASK-1
+  const Response created =
+      Call("POST", "/api/v1/customers", R"({"name":"张三","phone":"13812345678"})");
+  ASSERT_EQ(created.status, 201);
+  const std::string id(json::parse(created.body).at("id").as_string());
+  const Response no_reason =
+      Call("POST", "/api/v1/customers/" + id + "/reveal", R"({"fields":["phone"]})");
+  EXPECT_EQ(no_reason.status, 422);
+  const Response revealed =
+      Call("POST", "/api/v1/customers/" + id + "/reveal",
+           R"({"fields":["phone"],"reason":"customer asked for a callback"})");
+  ASSERT_EQ(revealed.status, 200) << revealed.body;
+  EXPECT_EQ(json::parse(revealed.body).at("fields").at("phone").as_string(), "13812345678");
+  bool no_store = false;
+  for (const auto& [name, value] : revealed.headers)
+    no_store |= name == "Cache-Control" && value == "no-store";
+  EXPECT_TRUE(no_store);
 }
 
 TEST_F(ApiRoutesTest, ValidationErrorsUseTheErrorShapeWithDetails) {  // R-CAT-4

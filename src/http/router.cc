@@ -209,6 +209,7 @@ std::vector<RouteInfo> Router::Routes() const {
 }
 
 Response Router::Dispatch(Request& request) const {
+  if (filter_) filter_(request);
   ParsedTarget parsed;
   if (!request.target.empty()) {
     Status status = ParseTargetInto(request.target, &parsed);

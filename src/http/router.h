@@ -42,6 +42,9 @@ class Router {
   Response Dispatch(Request& request) const;
   // Every registered route, for the OpenAPI consistency test.
   std::vector<RouteInfo> Routes() const;
+  // Runs on every request before matching (e.g. to replace peer_ip with the
+  // client address a trusted proxy reports). Set before the server starts.
+  void SetRequestFilter(std::function<void(Request&)> filter) { filter_ = std::move(filter); }
 
  private:
   struct Route {
@@ -51,6 +54,7 @@ class Router {
     Handler handler;
   };
   std::vector<Route> routes_;
+  std::function<void(Request&)> filter_;
 };
 
 }  // namespace custvault::http

@@ -48,7 +48,7 @@ constexpr FieldAccess kWriteOnly{FieldRead::kNone, FieldEdit::kEdit};
 //                                             entry  info   dept   audi-  secu-  sys    chan-
 //                                             clerk  mgr    head   tor    rity   admin  nel
 constexpr std::array kOperationTable = {
-    OperationRow{Operation::kCustomerCreate, "customer.create", {Y, n, n, n, n, n, Y}},
+    OperationRow{Operation::kCustomerCreate, "customer.create", {Y, Y, n, n, n, n, Y}},
     OperationRow{Operation::kCustomerRead, "customer.read", {Y, Y, Y, n, n, n, n}},
     OperationRow{Operation::kCustomerSearch, "customer.search", {Y, Y, Y, n, n, n, n}},
     OperationRow{Operation::kCustomerList, "customer.list", {n, Y, Y, n, n, n, n}},
@@ -61,7 +61,7 @@ constexpr std::array kOperationTable = {
     OperationRow{Operation::kAuditExport, "audit.export", {n, n, n, Y, n, n, n}},
     OperationRow{Operation::kAuditVerify, "audit.verify", {n, n, n, Y, n, n, n}},
     OperationRow{Operation::kAlertsRead, "alerts.read", {n, n, n, Y, Y, n, n}},
-    OperationRow{Operation::kAlertsAck, "alerts.ack", {n, n, n, n, Y, n, n}},
+    OperationRow{Operation::kAlertsAck, "alerts.ack", {n, n, n, Y, Y, n, n}},
     OperationRow{Operation::kAccountManage, "account.manage", {n, n, n, n, n, Y, n}},
     OperationRow{Operation::kAccountReview, "account.review", {n, n, n, n, Y, Y, n}},
     OperationRow{Operation::kRoleRequest, "role.request", {n, n, n, n, n, Y, n}},

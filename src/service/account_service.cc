@@ -32,8 +32,8 @@ bool ValidName(std::string_view name, size_t max_bytes) {
   if (name.size() < kUsernameBytesMin || name.size() > max_bytes) return false;
   if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                    c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -230,8 +230,7 @@ Status AccountService::Authorize(const Actor& actor, policy::Operation operation
   const std::string operation_name(policy::OperationName(operation));
   RecordEvent({kEventAccessDenied,
                actor.kind == ActorKind::kChannel ? "channel:" + actor.id : actor.id,
-               std::string(RoleName(actor.role)), actor.ip, operation_name, false,
-               "policy", 0})
+               std::string(RoleName(actor.role)), actor.ip, operation_name, false, "policy", 0})
       .IgnoreError();  // the request is refused either way
   return PermissionDenied("your role may not do " + operation_name);
 }
@@ -268,7 +267,8 @@ Result<LoginResult> AccountService::Login(const std::string& username, const std
         account.id, role_name, account.id, ip, "locked",
         Status(ErrorCode::kLocked, "account is locked after repeated failures; try again later"));
   }
-  ASSIGN_OR_RETURN(const bool password_ok, identity::VerifyPassword(account.password_hash, password));
+  ASSIGN_OR_RETURN(const bool password_ok,
+                   identity::VerifyPassword(account.password_hash, password));
   if (!password_ok) return CountFailure(account, ip, "bad_password");
   if (account.status != "active") {
     return LoginFailure(account.id, role_name, account.id, ip, "account_" + account.status,
@@ -283,8 +283,8 @@ Result<LoginResult> AccountService::Login(const std::string& username, const std
     ASSIGN_OR_RETURN(crypto::SecretBytes secret,
                      keyring_.OpenWithDomainKey(kAccountSecretsKeyPurpose, account.id,
                                                 account.totp_secret_sealed));
-    totp_step = identity::VerifyTotp(secret.view(), otp, now / kMicrosPerSecond,
-                                     account.totp_last_step);
+    totp_step =
+        identity::VerifyTotp(secret.view(), otp, now / kMicrosPerSecond, account.totp_last_step);
     if (!totp_step.has_value()) return CountFailure(account, ip, "bad_totp");
   }
 
@@ -321,7 +321,8 @@ Result<SessionActor> AccountService::LoadSession(std::string_view token, const s
   if (!deployment_allowlist_.empty() && !deployment_allowlist_.Contains(ip)) {
     return PermissionDenied("access from this address is not allowed");
   }
-  Result<store::SessionRecord> session = identity_.GetSessionByTokenHash(identity::TokenHash(token));
+  Result<store::SessionRecord> session =
+      identity_.GetSessionByTokenHash(identity::TokenHash(token));
   if (!session.ok()) {
     if (session.status().code() == ErrorCode::kNotFound) {
       return Unauthenticated("invalid or expired session");
@@ -329,7 +330,8 @@ Result<SessionActor> AccountService::LoadSession(std::string_view token, const s
     return session.status();
   }
   const int64_t now = env_->NowMicros();
-  const int64_t idle_us = static_cast<int64_t>(config_.auth.session_idle_minutes) * kMicrosPerMinute;
+  const int64_t idle_us =
+      static_cast<int64_t>(config_.auth.session_idle_minutes) * kMicrosPerMinute;
   const int64_t absolute_us =
       static_cast<int64_t>(config_.auth.session_absolute_hours) * kMicrosPerHour;
   if (now - session->last_seen_us > idle_us || now - session->created_at_us > absolute_us) {
@@ -378,14 +380,15 @@ Status AccountService::Logout(const Actor& actor) {
     return PermissionDenied("only a staff session can log out");
   }
   RETURN_IF_ERROR(identity_.DeleteSession(actor.session_id));
-  return RecordEvent({kEventLogout, actor.id, std::string(RoleName(actor.role)), actor.ip,
-                      actor.id, true, "", 0});
+  return RecordEvent(
+      {kEventLogout, actor.id, std::string(RoleName(actor.role)), actor.ip, actor.id, true, "", 0});
 }
 
 Status AccountService::ChangePassword(const Actor& actor, const std::string& old_password,
                                       const std::string& new_password) {
   ASSIGN_OR_RETURN(store::AccountRecord account, AccountOf(actor));
-  ASSIGN_OR_RETURN(const bool old_ok, identity::VerifyPassword(account.password_hash, old_password));
+  ASSIGN_OR_RETURN(const bool old_ok,
+                   identity::VerifyPassword(account.password_hash, old_password));
   if (!old_ok) {
     Status counted = CountFailure(account, actor.ip, "bad_old_password");
     if (counted.code() == ErrorCode::kLocked) return counted;
@@ -408,8 +411,10 @@ Status AccountService::ChangePassword(const Actor& actor, const std::string& old
   const int64_t now = env_->NowMicros();
   RETURN_IF_ERROR(identity_.ChangePassword(account.id, new_hash, now, false,
                                            std::min(reuse_window, kPasswordHistoryRowsMax)));
-  return RecordEvent({kEventPasswordChanged, actor.id, std::string(RoleName(actor.role)),
-                      actor.ip, account.id, true, "", now});
+  RETURN_IF_ERROR(RecordEvent({kEventPasswordChanged, actor.id, std::string(RoleName(actor.role)),
+                               actor.ip, account.id, true, "", now}));
+  if (password_changed_hook_) password_changed_hook_();
+  return Status::Ok();
 }
 
 Result<TotpEnrolment> AccountService::BeginTotpEnrolment(const Actor& actor) {
@@ -418,8 +423,8 @@ Result<TotpEnrolment> AccountService::BeginTotpEnrolment(const Actor& actor) {
     return Conflict("TOTP is already enrolled for this account");
   }
   ASSIGN_OR_RETURN(crypto::SecretBytes secret, identity::NewTotpSecret(env_));
-  ASSIGN_OR_RETURN(std::string sealed,
-                   keyring_.SealWithDomainKey(kAccountSecretsKeyPurpose, account.id, secret.view()));
+  ASSIGN_OR_RETURN(std::string sealed, keyring_.SealWithDomainKey(kAccountSecretsKeyPurpose,
+                                                                  account.id, secret.view()));
   RETURN_IF_ERROR(identity_.SetTotpPending(account.id, sealed));
   TotpEnrolment enrolment;
   enrolment.otpauth_uri = identity::OtpauthUri(kTotpIssuer, account.username, secret.view());
@@ -434,8 +439,8 @@ Status AccountService::ConfirmTotpEnrolment(const Actor& actor, const std::strin
                    keyring_.OpenWithDomainKey(kAccountSecretsKeyPurpose, account.id,
                                               account.totp_pending_sealed));
   const int64_t now = env_->NowMicros();
-  std::optional<int64_t> step = identity::VerifyTotp(secret.view(), code, now / kMicrosPerSecond,
-                                                     account.totp_last_step);
+  std::optional<int64_t> step =
+      identity::VerifyTotp(secret.view(), code, now / kMicrosPerSecond, account.totp_last_step);
   if (!step.has_value()) return PermissionDenied("the code does not match; try the next one");
   RETURN_IF_ERROR(identity_.ConfirmTotp(account.id, *step));
   return RecordEvent({kEventTotpEnrolled, actor.id, std::string(RoleName(actor.role)), actor.ip,
@@ -448,7 +453,8 @@ Result<CreatedAccount> AccountService::CreateAccount(const Actor& actor,
                                                      const NewAccount& request) {
   RETURN_IF_ERROR(Authorize(actor, policy::Operation::kAccountManage));
   std::vector<FieldError> errors;
-  if (!ValidName(request.username, store::kUsernameBytesMax)) errors.push_back({"username", "format"});
+  if (!ValidName(request.username, store::kUsernameBytesMax))
+    errors.push_back({"username", "format"});
   if (request.display_name.size() > store::kDisplayNameBytesMax) {
     errors.push_back({"display_name", "too_long"});
   }
@@ -550,7 +556,8 @@ Result<std::vector<AccountView>> AccountService::OverdueReviews(const Actor& act
   RETURN_IF_ERROR(Authorize(actor, policy::Operation::kAccountReview));
   ASSIGN_OR_RETURN(std::vector<store::AccountRecord> accounts, identity_.ListAccounts());
   const int64_t now = env_->NowMicros();
-  const int64_t interval_us = static_cast<int64_t>(config_.auth.review_interval_days) * kMicrosPerDay;
+  const int64_t interval_us =
+      static_cast<int64_t>(config_.auth.review_interval_days) * kMicrosPerDay;
   std::vector<AccountView> overdue;
   for (const store::AccountRecord& account : accounts) {
     if (account.status == "disabled") continue;
@@ -590,9 +597,9 @@ Result<RoleRequestView> AccountService::RequestRole(const Actor& actor,
   request.requested_at_us = env_->NowMicros();
   request.comment = comment;
   RETURN_IF_ERROR(identity_.InsertRoleRequest(request));
-  RETURN_IF_ERROR(RecordEvent({kEventRoleRequested, actor.id, std::string(RoleName(actor.role)),
-                               actor.ip, request.id, true, request.requested_role,
-                               request.requested_at_us}));
+  RETURN_IF_ERROR(
+      RecordEvent({kEventRoleRequested, actor.id, std::string(RoleName(actor.role)), actor.ip,
+                   request.id, true, request.requested_role, request.requested_at_us}));
   return ToRequestView(request);
 }
 
@@ -684,7 +691,8 @@ Result<Actor> AccountService::AuthenticateChannel(std::string_view api_key, cons
   if (!deployment_allowlist_.empty() && !deployment_allowlist_.Contains(ip)) {
     return PermissionDenied("access from this address is not allowed");
   }
-  Result<store::ChannelRecord> channel = identity_.GetChannelByKeyHash(identity::TokenHash(api_key));
+  Result<store::ChannelRecord> channel =
+      identity_.GetChannelByKeyHash(identity::TokenHash(api_key));
   if (!channel.ok()) {
     if (channel.status().code() == ErrorCode::kNotFound) return Unauthenticated("invalid API key");
     return channel.status();
@@ -729,16 +737,16 @@ Result<std::vector<InitialCredential>> AccountService::CreateInitialAccounts() {
     account.created_at_us = now;
     account.last_review_at_us = now;
     RETURN_IF_ERROR(identity_.InsertAccount(account));
-    RETURN_IF_ERROR(RecordEvent({kEventAccountCreated, "init", "", "local", account.id, true,
-                                 "initial account", now}));
+    RETURN_IF_ERROR(RecordEvent(
+        {kEventAccountCreated, "init", "", "local", account.id, true, "initial account", now}));
     credentials.push_back(std::move(credential));
   }
   return credentials;
 }
 
 Result<bool> AccountService::InitialPasswordsAllChanged() {
-  for (const char* username : {kInitialSysAdminUsername, kInitialSecurityOfficerUsername,
-                               kInitialAuditorUsername}) {
+  for (const char* username :
+       {kInitialSysAdminUsername, kInitialSecurityOfficerUsername, kInitialAuditorUsername}) {
     Result<store::AccountRecord> account = identity_.GetAccountByUsername(username);
     if (!account.ok()) {
       if (account.status().code() == ErrorCode::kNotFound) continue;

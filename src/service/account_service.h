@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,10 +65,10 @@ struct SecurityEvent {
   std::string actor_id;    // account id, "channel:<name>", or "anonymous"
   std::string actor_role;  // RoleName, or "" when not known
   std::string ip;
-  std::string target;      // what it was about: account id, username tried,
-                           // request id, channel name, operation name
+  std::string target;  // what it was about: account id, username tried,
+                       // request id, channel name, operation name
   bool success = true;
-  std::string reason;      // "bad_credentials", "locked", "ip_not_allowed", ...
+  std::string reason;  // "bad_credentials", "locked", "ip_not_allowed", ...
   int64_t at_us = 0;
 };
 
@@ -81,8 +82,8 @@ class SecurityEventSink {
 
 // ---- results ----
 struct LoginResult {
-  std::string token;  // "cvs_...": shown to the client once, stored only hashed
-  int64_t expires_at_us = 0;  // the absolute end; idle timeout ends it sooner
+  std::string token;                  // "cvs_...": shown to the client once, stored only hashed
+  int64_t expires_at_us = 0;          // the absolute end; idle timeout ends it sooner
   bool must_change_password = false;  // the session may only change the password
   bool must_enrol_totp = false;       // the session may only enrol TOTP (and change password)
 };
@@ -112,8 +113,8 @@ struct NewAccount {
 };
 
 struct CreatedAccount {
-  AccountView account;          // status "pending" until its role grant is approved
-  std::string role_request_id;  // the grant the security officer must approve
+  AccountView account;            // status "pending" until its role grant is approved
+  std::string role_request_id;    // the grant the security officer must approve
   std::string one_time_password;  // shown once; must be changed at first login
 };
 
@@ -234,8 +235,8 @@ class AccountService {
   Result<std::vector<AccountView>> OverdueReviews(const Actor& actor);
 
   // ---- role grants: sys_admin requests, security_officer approves ----
-  Result<RoleRequestView> RequestRole(const Actor& actor, const std::string& account_id,
-                                      Role role, const std::string& comment);
+  Result<RoleRequestView> RequestRole(const Actor& actor, const std::string& account_id, Role role,
+                                      const std::string& comment);
   Result<std::vector<RoleRequestView>> ListRoleRequests(const Actor& actor,
                                                         const std::string& status);
   Result<RoleRequestView> DecideRoleRequest(const Actor& actor, const std::string& request_id,
@@ -266,6 +267,13 @@ class AccountService {
   // Account id from username (for the CLI and tests).
   Result<AccountView> FindAccountByUsername(const std::string& username);
 
+  // Runs after every successful password change (the vault removes the
+  // initial-credentials file once all initial accounts changed theirs).
+  // Set once, before the service is shared.
+  void SetPasswordChangedHook(std::function<void()> hook) {
+    password_changed_hook_ = std::move(hook);
+  }
+
  private:
   AccountService(Env* env, const Config& config, crypto::Keyring& keyring,
                  store::IdentityStore& identity, SecurityEventSink& events, CidrSet allowlist,
@@ -276,8 +284,8 @@ class AccountService {
   Status RecordEvent(SecurityEvent event);
   // Records a refused login and answers `answer`.
   Status LoginFailure(const std::string& actor_id, const std::string& role,
-                      const std::string& target, const std::string& ip,
-                      const std::string& reason, Status answer);
+                      const std::string& target, const std::string& ip, const std::string& reason,
+                      Status answer);
   Status CountFailure(const store::AccountRecord& account, const std::string& ip,
                       const std::string& reason);
   Result<SessionActor> LoadSession(std::string_view token, const std::string& ip);
@@ -300,6 +308,7 @@ class AccountService {
   std::string dummy_hash_;
 
   std::mutex reveal_mutex_;
+  std::function<void()> password_changed_hook_;
   std::map<std::string, std::deque<int64_t>> reveals_;  // account id -> times (us), guarded
 };
 

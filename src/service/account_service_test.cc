@@ -47,8 +47,8 @@ class AccountServiceTest : public ::testing::Test {
     // docs/access-control.md.
     config_.auth.argon2_memory_kib = 256;
     config_.auth.argon2_iterations = 1;
-    Result<std::unique_ptr<crypto::Keyring>> keyring = crypto::Keyring::Open(
-        &env_, dir_ + "/master.key", crypto::CryptoProfile::kDefault, true);
+    Result<std::unique_ptr<crypto::Keyring>> keyring =
+        crypto::Keyring::Open(&env_, dir_ + "/master.key", crypto::CryptoProfile::kDefault, true);
     ASSERT_TRUE(keyring.ok());
     keyring_ = std::move(*keyring);
     Result<std::unique_ptr<store::Store>> store =
@@ -94,7 +94,8 @@ class AccountServiceTest : public ::testing::Test {
     return account.id;
   }
 
-  Result<LoginResult> Login(const std::string& username, const std::string& password = kGoodPassword,
+  Result<LoginResult> Login(const std::string& username,
+                            const std::string& password = kGoodPassword,
                             const std::string& otp = "", const std::string& ip = kIp) {
     return Service().Login(username, password, otp, ip);
   }
@@ -109,8 +110,7 @@ class AccountServiceTest : public ::testing::Test {
     EXPECT_TRUE(enrolment.ok()) << enrolment.status().ToString();
     std::string secret = *identity::Base32Decode(enrolment->secret_base32);
     EXPECT_NE(enrolment->otpauth_uri.find("secret=" + enrolment->secret_base32), std::string::npos);
-    EXPECT_TRUE(
-        Service().ConfirmTotpEnrolment(session->actor, CodeNow(secret)).ok());
+    EXPECT_TRUE(Service().ConfirmTotpEnrolment(session->actor, CodeNow(secret)).ok());
     env_.AdvanceMicros(30'000'000);  // the next login needs the next code
     return secret;
   }
@@ -255,8 +255,7 @@ TEST_F(AccountServiceTest, R_ACC_4_TotpRequiredWhereConfiguredWrongAndReplayedCo
   EXPECT_EQ(Login("han.meimei").status().code(), ErrorCode::kUnauthenticated);
   std::string wrong = CodeNow(secret);
   wrong[0] = wrong[0] == '9' ? '0' : static_cast<char>(wrong[0] + 1);
-  EXPECT_EQ(Login("han.meimei", kGoodPassword, wrong).status().code(),
-            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Login("han.meimei", kGoodPassword, wrong).status().code(), ErrorCode::kUnauthenticated);
   EXPECT_EQ(Login("han.meimei", "Wrong-Password-1", CodeNow(secret)).status().code(),
             ErrorCode::kUnauthenticated);
   const std::string code = CodeNow(secret);
@@ -325,11 +324,9 @@ TEST_F(AccountServiceTest, R_ACC_4_IdleSessionTimesOut) {
   }
   // ...15 idle minutes end it, for good.
   env_.AdvanceMicros(15 * kMinuteUs + 1);
-  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(),
-            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(), ErrorCode::kUnauthenticated);
   env_.AdvanceMicros(-10 * kMinuteUs);
-  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(),
-            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(), ErrorCode::kUnauthenticated);
 }
 
 TEST_F(AccountServiceTest, R_ACC_4_SessionEndsAfterTheAbsoluteLimitEvenWhenActive) {
@@ -341,8 +338,7 @@ TEST_F(AccountServiceTest, R_ACC_4_SessionEndsAfterTheAbsoluteLimitEvenWhenActiv
     ASSERT_TRUE(Service().Authenticate(login->token, kIp).ok()) << i;
   }
   env_.AdvanceMicros(1);
-  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(),
-            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(), ErrorCode::kUnauthenticated);
 }
 
 TEST_F(AccountServiceTest, LogoutEndsTheSession) {
@@ -350,8 +346,7 @@ TEST_F(AccountServiceTest, LogoutEndsTheSession) {
   Result<LoginResult> login = Login("li.lei");
   const Actor actor = *Service().Authenticate(login->token, kIp);
   ASSERT_TRUE(Service().Logout(actor).ok());
-  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(),
-            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(), ErrorCode::kUnauthenticated);
 }
 
 TEST_F(AccountServiceTest, R_ACC_3_DisabledAccountsTokenStopsWorkingAtOnce) {
@@ -362,8 +357,7 @@ TEST_F(AccountServiceTest, R_ACC_3_DisabledAccountsTokenStopsWorkingAtOnce) {
   Result<LoginResult> login = Login("li.lei");
   ASSERT_TRUE(Service().Authenticate(login->token, kIp).ok());
   ASSERT_TRUE(Service().DisableAccount(admin, "u_li.lei").ok());
-  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(),
-            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Service().Authenticate(login->token, kIp).status().code(), ErrorCode::kUnauthenticated);
   EXPECT_EQ(Login("li.lei").status().code(), ErrorCode::kUnauthenticated);
   EXPECT_EQ(sink_.Count(kEventAccountDisabled), 1);
 }
@@ -509,9 +503,8 @@ TEST_F(AccountServiceTest, InitialAccountsHaveOneTimePasswordsUntilAllThreeAreCh
   EXPECT_EQ(Service().CreateInitialAccounts().status().code(), ErrorCode::kConflict);
   std::set<std::string> passwords;
   for (const InitialCredential& credential : *initial) {
-    EXPECT_TRUE(identity::CheckPasswordPolicy(credential.password, credential.username,
-                                              config_.auth)
-                    .ok());
+    EXPECT_TRUE(
+        identity::CheckPasswordPolicy(credential.password, credential.username, config_.auth).ok());
     passwords.insert(credential.password);
   }
   EXPECT_EQ(passwords.size(), 3u);  // no shared password
@@ -565,7 +558,7 @@ TEST_F(AccountServiceTest, RevealsAreRateLimitedPerAccountOverASlidingHour) {
   }
   EXPECT_EQ(Service().CheckRevealRate(a).code(), ErrorCode::kRateLimited);
   EXPECT_TRUE(Service().CheckRevealRate(b).ok());  // per account
-  env_.AdvanceMicros(30 * kMinuteUs);  // the first reveal is now an hour old
+  env_.AdvanceMicros(30 * kMinuteUs);              // the first reveal is now an hour old
   EXPECT_TRUE(Service().CheckRevealRate(a).ok());
   EXPECT_EQ(Service().CheckRevealRate(a).code(), ErrorCode::kRateLimited);
 }

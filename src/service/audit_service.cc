@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 #include <charconv>
 
+#include "policy/policy.h"
 #include "store/cursor.h"
 #include "store/sqlite/sqlite_audit_store.h"
 
@@ -110,17 +111,23 @@ Result<int64_t> AuditService::Record(const Actor& actor, std::string_view operat
 }
 
 Status AuditService::Authorize(const Actor& actor, std::string_view what) {
-  const bool allowed = actor.kind == ActorKind::kBootstrap ||
-                       actor.kind == ActorKind::kLocalOperator ||
-                       (actor.kind == ActorKind::kStaff &&
-                        (actor.role == Role::kAuditor || actor.role == Role::kSecurityOfficer));
+  // The policy table decides for staff (docs/access-control.md); the local
+  // operator (someone with the data directory and its master key) may read
+  // the log from the CLI, e.g. to verify it when no account can log in.
+  policy::Operation operation = policy::Operation::kAuditRead;
+  if (what == "audit.export") operation = policy::Operation::kAuditExport;
+  if (what == "audit.verify") operation = policy::Operation::kAuditVerify;
+  if (what == "audit.alerts") operation = policy::Operation::kAlertsRead;
+  if (what == "alert.ack") operation = policy::Operation::kAlertsAck;
+  const bool allowed = actor.kind == ActorKind::kLocalOperator ||
+                       (actor.kind == ActorKind::kStaff && policy::Allows(actor.role, operation));
   if (allowed) return Status::Ok();
   // Best effort: the denial stands whether or not it could be recorded.
   Record(actor, audit::op::kAccessDenied, "", audit::result::kDenied,
          boost::json::object{{"attempted", what}})
       .status()
       .IgnoreError();
-  return PermissionDenied("only auditors and security officers may read the audit log");
+  return PermissionDenied("your role may not do " + std::string(policy::OperationName(operation)));
 }
 
 Result<store::AuditQuery> AuditService::QueryFor(const AuditSearch& search, int default_limit,

@@ -57,9 +57,13 @@ class AuditServiceTest : public ::testing::Test {
   Actor auditor_;
 };
 
-TEST_F(AuditServiceTest, RAud4OnlyAuditorsAndSecurityOfficersReadTheLog) {
+TEST_F(AuditServiceTest, RAud4OnlyAuditorsReadTheLogAndSecurityOfficersTheAlerts) {
   EXPECT_TRUE(service_->Search(auditor_, {}).ok());
-  EXPECT_TRUE(service_->Search(Staff("so", Role::kSecurityOfficer), {}).ok());
+  // The policy table: the security officer sees and acknowledges alerts,
+  // the log itself is the auditor's.
+  const Actor security = Staff("so", Role::kSecurityOfficer);
+  EXPECT_EQ(service_->Search(security, {}).status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(service_->Alerts(security, false, std::nullopt, std::nullopt).ok());
   Actor local;
   local.kind = ActorKind::kLocalOperator;
   local.id = "cli:root";
@@ -79,7 +83,7 @@ TEST_F(AuditServiceTest, RAud4OnlyAuditorsAndSecurityOfficersReadTheLog) {
   denied.operation = "access.denied";
   auto page = service_->Search(auditor_, denied);
   ASSERT_TRUE(page.ok());
-  EXPECT_EQ(page->items.size(), 13u);
+  EXPECT_EQ(page->items.size(), 14u);  // 13 denials above + the security officer's search
   EXPECT_EQ(page->items[0].result, "denied");
 }
 

@@ -6,6 +6,11 @@
 #include <future>
 #include <set>
 
+#include "audit/entry.h"
+#include "common/encoding.h"
+#include "crypto/hash.h"
+#include "policy/policy.h"
+
 namespace custvault::service {
 namespace {
 
@@ -33,8 +38,51 @@ Result<std::pair<std::string, std::string>> ParseTagFilter(const std::string& ta
 }  // namespace
 
 CustomerService::CustomerService(Env* env, const Config& config, const catalog::Catalog& catalog,
-                                 const crypto::Keyring& keyring, store::Store& store)
-    : env_(env), config_(config), catalog_(catalog), keyring_(keyring), store_(store) {}
+                                 const crypto::Keyring& keyring, store::Store& store,
+                                 AccountService& accounts, AuditService& audit)
+    : env_(env),
+      config_(config),
+      catalog_(catalog),
+      keyring_(keyring),
+      store_(store),
+      accounts_(accounts),
+      audit_(audit) {}
+
+Status CustomerService::Audit(const Actor& actor, std::string_view operation,
+                              std::string_view customer_id, std::string_view result,
+                              boost::json::object details) {
+  Result<int64_t> seq = audit_.Record(actor, operation, customer_id, result, std::move(details));
+  if (!seq.ok()) {
+    // No audit, no access: the caller's operation fails with this.
+    return Unavailable("the audit log could not record the operation; try again");
+  }
+  return Status::Ok();
+}
+
+Status CustomerService::CheckEditable(const Actor& actor,
+                                      const std::vector<std::string>& field_keys,
+                                      std::string_view operation, bool creating) {
+  std::vector<FieldError> refused;
+  for (const std::string& key : field_keys) {
+    const catalog::FieldDef* field = catalog_.Find(key);
+    if (field == nullptr) continue;  // the catalog's validation names unknown fields
+    const policy::FieldEdit edit = policy::EditAccess(actor.role, field->field_class);
+    if (edit == policy::FieldEdit::kEdit) continue;
+    // Collecting a new customer is not changing one: the maker-checker of
+    // sensitive edits guards values that exist.
+    if (creating && edit == policy::FieldEdit::kEditWithApproval) continue;
+    refused.push_back(
+        {key, edit == policy::FieldEdit::kEditWithApproval ? "approval_required" : "not_allowed"});
+  }
+  if (refused.empty()) return Status::Ok();
+  boost::json::array names;
+  for (const FieldError& e : refused) names.push_back(boost::json::string(e.field));
+  Audit(actor, audit::op::kAccessDenied, "", audit::result::kDenied,
+        {{"attempted", operation}, {"fields", std::move(names)}})
+      .IgnoreError();  // the refusal stands whether or not it was recorded
+  return Status(ErrorCode::kPermissionDenied,
+                "this role may not supply or change some of these fields", std::move(refused));
+}
 
 Result<std::string> CustomerService::NewCustomerId() {
   // 4,294,000,000 is the largest multiple of 10^6 below 2^32: rejecting
@@ -86,6 +134,10 @@ Result<store::CustomerRecord> CustomerService::SealNewRecord(
 
 Result<CustomerView> CustomerService::Create(const Actor& actor,
                                              const std::map<std::string, std::string>& input) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerCreate));
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : input) keys.push_back(key);
+  RETURN_IF_ERROR(CheckEditable(actor, keys, audit::op::kCustomerCreate, /*creating=*/true));
   ASSIGN_OR_RETURN(FieldValues values,
                    catalog_.ValidateRecord(input, /*is_create=*/true, CurrentYear()));
   Status last = Status::Ok();
@@ -99,7 +151,11 @@ Result<CustomerView> CustomerService::Create(const Actor& actor,
     last = store_.InsertCustomer(*record);
     if (last.ok()) {
       WipeValues(values);
-      return ToView(*record);
+      boost::json::array fields;
+      for (const auto& [key, stored] : record->fields) fields.push_back(boost::json::string(key));
+      RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerCreate, id, audit::result::kOk,
+                            {{"fields", std::move(fields)}}));
+      return ToView(actor, *record);
     }
     if (last.code() != ErrorCode::kConflict) break;  // only an id collision is retried
   }
@@ -111,7 +167,8 @@ Result<CustomerView> CustomerService::Create(const Actor& actor,
   return last;
 }
 
-Result<CustomerView> CustomerService::ToView(const store::CustomerRecord& record) {
+Result<CustomerView> CustomerService::ToView(const Actor& actor,
+                                             const store::CustomerRecord& record) {
   CustomerView view;
   view.id = record.id;
   view.tags = record.tags;
@@ -123,6 +180,7 @@ Result<CustomerView> CustomerService::ToView(const store::CustomerRecord& record
     const catalog::FieldDef* field = catalog_.Find(field_key);
     // A field dropped from the catalog stays stored but is not shown.
     if (field == nullptr || field->mask == "never") continue;
+    if (policy::ReadAccess(actor.role, field->field_class) == policy::FieldRead::kNone) continue;
     if (field->protection == catalog::Protection::kPlain) {
       view.fields[field_key] = catalog_.MaskValue(*field, stored);
       continue;
@@ -138,9 +196,21 @@ Result<CustomerView> CustomerService::ToView(const store::CustomerRecord& record
   return view;
 }
 
-Result<CustomerView> CustomerService::Get(const Actor& /*actor*/, const std::string& id) {
-  ASSIGN_OR_RETURN(store::CustomerRecord record, store_.GetCustomer(id));
-  return ToView(record);
+Result<CustomerView> CustomerService::Get(const Actor& actor, const std::string& id) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerRead));
+  Result<store::CustomerRecord> record = store_.GetCustomer(id);
+  if (!record.ok()) {
+    // Probing for ids is worth seeing too.
+    RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerView, id, audit::result::kFailed,
+                          {{"reason", ErrorCodeName(record.status().code())}}));
+    return record.status();
+  }
+  ASSIGN_OR_RETURN(CustomerView view, ToView(actor, *record));
+  boost::json::array shown;
+  for (const auto& [key, value] : view.fields) shown.push_back(boost::json::string(key));
+  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerView, id, audit::result::kOk,
+                        {{"fields", std::move(shown)}}));
+  return view;
 }
 
 Result<int> CustomerService::PageLimit(std::optional<int> limit) const {
@@ -152,12 +222,19 @@ Result<int> CustomerService::PageLimit(std::optional<int> limit) const {
   return *limit;
 }
 
-Result<CustomerListPage> CustomerService::Search(const Actor& /*actor*/,
-                                                 const std::string& field_key,
+Result<CustomerListPage> CustomerService::Search(const Actor& actor, const std::string& field_key,
                                                  const std::string& value,
                                                  const std::optional<std::string>& cursor,
                                                  std::optional<int> limit) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerSearch));
   const catalog::FieldDef* field = catalog_.Find(field_key);
+  if (field != nullptr &&
+      policy::ReadAccess(actor.role, field->field_class) == policy::FieldRead::kNone) {
+    Audit(actor, audit::op::kAccessDenied, "", audit::result::kDenied,
+          {{"attempted", audit::op::kCustomerSearch}, {"field", field_key}})
+        .IgnoreError();
+    return PermissionDenied("this role may not search by this field");
+  }
   if (field == nullptr || !field->searchable) {
     return InvalidArgument("field is not searchable: " + field_key.substr(0, 48));
   }
@@ -170,36 +247,37 @@ Result<CustomerListPage> CustomerService::Search(const Actor& /*actor*/,
   if (!digest.ok()) return digest.status();
   ASSIGN_OR_RETURN(store::CustomerPage page,
                    store_.FindByBlindIndex(field_key, *digest, cursor, page_limit));
-  CustomerListPage out;
-  out.next_cursor = page.next_cursor;
-  for (const store::CustomerRecord& record : page.items) {
-    ASSIGN_OR_RETURN(CustomerView view, ToView(record));
-    out.items.push_back(std::move(view));
-  }
+  ASSIGN_OR_RETURN(CustomerListPage out, PageView(actor, page));
+  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerSearch, "", audit::result::kOk,
+                        {{"field", field_key}, {"count", out.items.size()}}));
   return out;
 }
 
-Result<CustomerListPage> CustomerService::List(const Actor& /*actor*/, const std::string& tag,
+Result<CustomerListPage> CustomerService::List(const Actor& actor, const std::string& tag,
                                                const std::optional<std::string>& cursor,
                                                std::optional<int> limit) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerList));
   ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
   std::optional<std::pair<std::string, std::string>> filter;
   if (!tag.empty()) {
     ASSIGN_OR_RETURN(filter, ParseTagFilter(tag));
   }
   ASSIGN_OR_RETURN(store::CustomerPage page, store_.ListCustomers(filter, cursor, page_limit));
-  CustomerListPage out;
-  out.next_cursor = page.next_cursor;
-  for (const store::CustomerRecord& record : page.items) {
-    ASSIGN_OR_RETURN(CustomerView view, ToView(record));
-    out.items.push_back(std::move(view));
-  }
+  ASSIGN_OR_RETURN(CustomerListPage out, PageView(actor, page));
+  boost::json::object details{{"count", out.items.size()}};
+  if (!tag.empty()) details["tag"] = tag;
+  RETURN_IF_ERROR(
+      Audit(actor, audit::op::kCustomerList, "", audit::result::kOk, std::move(details)));
   return out;
 }
 
-Result<CustomerView> CustomerService::Update(const Actor& /*actor*/, const std::string& id,
+Result<CustomerView> CustomerService::Update(const Actor& actor, const std::string& id,
                                              const FieldChanges& changes) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerUpdate));
   if (changes.empty()) return InvalidArgument("no fields to change");
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : changes) keys.push_back(key);
+  RETURN_IF_ERROR(CheckEditable(actor, keys, audit::op::kCustomerUpdate, /*creating=*/false));
   std::map<std::string, std::string> to_set;
   std::vector<FieldError> errors;
   std::vector<std::string> to_remove;
@@ -260,13 +338,121 @@ Result<CustomerView> CustomerService::Update(const Actor& /*actor*/, const std::
     }
   }
   WipeValues(values);
+  // Masked before/after values of the changed fields (R-AUD-1).
+  ASSIGN_OR_RETURN(const CustomerView before, ToView(actor, current));
   RETURN_IF_ERROR(store_.UpdateCustomer(update));
   ASSIGN_OR_RETURN(store::CustomerRecord updated, store_.GetCustomer(id));
-  return ToView(updated);
+  ASSIGN_OR_RETURN(CustomerView after, ToView(actor, updated));
+  boost::json::object changed;
+  for (const auto& [key, value] : changes) {
+    boost::json::object change;
+    const auto b = before.fields.find(key);
+    const auto a = after.fields.find(key);
+    change["before"] =
+        b == before.fields.end() ? boost::json::value(nullptr) : boost::json::value(b->second);
+    change["after"] =
+        a == after.fields.end() ? boost::json::value(nullptr) : boost::json::value(a->second);
+    changed[key] = std::move(change);
+  }
+  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerUpdate, id, audit::result::kOk,
+                        {{"changed", std::move(changed)}}));
+  return after;
 }
 
-Status CustomerService::Delete(const Actor& /*actor*/, const std::string& id) {
-  return store_.DeleteCustomer(id);
+Status CustomerService::Delete(const Actor& actor, const std::string& id) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerDelete));
+  const Status deleted = store_.DeleteCustomer(id);
+  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerDelete, id,
+                        deleted.ok() ? audit::result::kOk : audit::result::kFailed,
+                        {{"crypto_shredded", deleted.ok()}}));
+  return deleted;
+}
+
+Result<CustomerListPage> CustomerService::PageView(const Actor& actor,
+                                                   const store::CustomerPage& page) {
+  CustomerListPage out;
+  out.next_cursor = page.next_cursor;
+  out.items.reserve(page.items.size());
+  for (const store::CustomerRecord& record : page.items) {
+    ASSIGN_OR_RETURN(CustomerView view, ToView(actor, record));
+    out.items.push_back(std::move(view));
+  }
+  return out;
+}
+
+Result<RevealedFields> CustomerService::Reveal(const Actor& actor, const std::string& id,
+                                               const std::vector<std::string>& fields,
+                                               const std::string& reason) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerReveal));
+  std::vector<FieldError> errors;
+  const bool reason_blank = reason.find_first_not_of(" \t\r\n") == std::string::npos;
+  if (reason_blank) errors.push_back({"reason", "required"});
+  if (reason.size() > kRevealReasonBytesMax) errors.push_back({"reason", "too_long"});
+  if (fields.empty()) errors.push_back({"fields", "required"});
+  if (fields.size() > kRevealFieldsMax) errors.push_back({"fields", "too_many"});
+  std::vector<FieldError> refused;
+  std::set<std::string> wanted;
+  for (const std::string& key : fields) {
+    const catalog::FieldDef* field = catalog_.Find(key);
+    if (field == nullptr) {
+      errors.push_back({key.substr(0, 48), "unknown_field"});
+    } else if (policy::ReadAccess(actor.role, field->field_class) != policy::FieldRead::kReveal) {
+      refused.push_back({key, "not_allowed"});
+    } else {
+      wanted.insert(key);
+    }
+  }
+  if (!errors.empty()) {
+    return Status(ErrorCode::kValidationFailed, "a reveal needs a reason and known fields",
+                  std::move(errors));
+  }
+  if (!refused.empty()) {
+    boost::json::array names;
+    for (const FieldError& e : refused) names.push_back(boost::json::string(e.field));
+    Audit(actor, audit::op::kAccessDenied, id, audit::result::kDenied,
+          {{"attempted", audit::op::kCustomerReveal}, {"fields", std::move(names)}})
+        .IgnoreError();
+    return Status(ErrorCode::kPermissionDenied, "this role may not reveal some of these fields",
+                  std::move(refused));
+  }
+  RETURN_IF_ERROR(accounts_.CheckRevealRate(actor));
+  Result<store::CustomerRecord> record = store_.GetCustomer(id);
+  if (!record.ok()) {
+    RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerReveal, id, audit::result::kFailed,
+                          {{"reason", ErrorCodeName(record.status().code())}}));
+    return record.status();
+  }
+  RevealedFields out;
+  out.id = id;
+  ASSIGN_OR_RETURN(
+      crypto::SecretBytes key,
+      keyring_.UnwrapCustomerKey(record->id, record->kek_version, record->wrapped_key));
+  boost::json::array names;
+  for (const std::string& field_key : wanted) {
+    const auto stored = record->fields.find(field_key);
+    if (stored == record->fields.end()) continue;  // not recorded for this customer
+    const catalog::FieldDef* field = catalog_.Find(field_key);
+    names.push_back(boost::json::string(field_key));
+    if (field->protection == catalog::Protection::kPlain) {
+      out.fields.emplace(field_key, crypto::SecretBytes(stored->second));
+      continue;
+    }
+    ASSIGN_OR_RETURN(crypto::SecretBytes plain,
+                     keyring_.DecryptField(key, record->id, field_key, stored->second));
+    if (field->type == catalog::ValueType::kBinary) {
+      // Never in full: a fingerprint lets staff compare templates.
+      const crypto::Digest32 digest = crypto::Sm3(plain.view());
+      out.fields.emplace(
+          field_key,
+          crypto::SecretBytes("sm3:" + HexEncode(crypto::DigestView(digest).substr(0, 8)) + " (" +
+                              std::to_string(plain.size()) + " base64 chars)"));
+      continue;
+    }
+    out.fields.emplace(field_key, std::move(plain));
+  }
+  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerReveal, id, audit::result::kOk,
+                        {{"fields", std::move(names)}, {"reason", reason}}));
+  return out;
 }
 
 // One batch of an import on its way to the store. The validated plaintext
@@ -363,6 +549,13 @@ Result<ImportOutcome> CustomerService::Import(const Actor& actor,
   if (options.seal_threads < 1 || options.seal_threads > 64) {
     return InvalidArgument("seal threads must be between 1 and 64");
   }
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerImport));
+  std::set<std::string> keys;
+  for (const FieldValues& row : rows) {
+    for (const auto& [key, value] : row) keys.insert(key);
+  }
+  RETURN_IF_ERROR(CheckEditable(actor, {keys.begin(), keys.end()}, audit::op::kCustomerImport,
+                                /*creating=*/true));
   ImportOutcome outcome;
   const int current_year = CurrentYear();
   // Pipeline: while the store writes batch k on its own thread, this thread
@@ -404,6 +597,8 @@ Result<ImportOutcome> CustomerService::Import(const Actor& actor,
       options.progress(static_cast<int64_t>(row), static_cast<int64_t>(rows.size()));
   }
   RETURN_IF_ERROR(finish_write());
+  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerImport, "", audit::result::kOk,
+                        {{"count", outcome.imported}, {"refused", outcome.refused.size()}}));
   return outcome;
 }
 

@@ -7,6 +7,7 @@
 // called from many threads at once.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,7 +20,9 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "crypto/keyring.h"
+#include "service/account_service.h"
 #include "service/actor.h"
+#include "service/audit_service.h"
 #include "store/store.h"
 
 namespace custvault::service {
@@ -59,11 +62,28 @@ struct ImportOutcome {
   std::map<int64_t, Status> refused;
 };
 
+// Plaintext of revealed fields, for the one response that shows it.
+// Biometric templates are never revealed in full: their entry is a
+// fingerprint ("sm3:<16 hex> (<n> bytes)").
+struct RevealedFields {
+  std::string id;
+  std::map<std::string, crypto::SecretBytes> fields;
+};
+
+inline constexpr size_t kRevealReasonBytesMax = 200;
+inline constexpr size_t kRevealFieldsMax = 32;
+
+// Every public method first asks the policy (through AccountService::Authorize:
+// 403 and an access.denied audit entry when the role may not), works per
+// field class (a field the role may not see is absent, one it may not edit
+// is refused), and appends its audit entry before it returns: when the
+// entry cannot be made durable the call fails (no audit, no access).
 class CustomerService {
  public:
   // All references must outlive the service.
   CustomerService(Env* env, const Config& config, const catalog::Catalog& catalog,
-                  const crypto::Keyring& keyring, store::Store& store);
+                  const crypto::Keyring& keyring, store::Store& store, AccountService& accounts,
+                  AuditService& audit);
 
   // Validates every field (all errors at once, 422, nothing written),
   // encrypts, indexes and stores; retries the random id on collision.
@@ -81,6 +101,11 @@ class CustomerService {
                               const FieldChanges& changes);
   // Crypto-shreds the customer: its data key is destroyed with the row.
   Status Delete(const Actor& actor, const std::string& id);
+  // Plaintext of the named fields for a stated reason (R-MASK-1): allowed
+  // per role and field class, rate-limited per account, audited with the
+  // field names and the reason.
+  Result<RevealedFields> Reveal(const Actor& actor, const std::string& id,
+                                const std::vector<std::string>& fields, const std::string& reason);
   // Validates every row and writes the valid ones in batches, one
   // transaction per batch; invalid rows are reported, not written.
   Result<ImportOutcome> Import(const Actor& actor, const std::vector<FieldValues>& rows,
@@ -93,8 +118,18 @@ class CustomerService {
   // Encrypts validated values into a record with a fresh customer key.
   Result<store::CustomerRecord> SealNewRecord(const Actor& actor, const std::string& id,
                                               const std::map<std::string, std::string>& values);
-  Result<CustomerView> ToView(const store::CustomerRecord& record);
+  // Decrypts and masks the fields the actor's role may see.
+  Result<CustomerView> ToView(const Actor& actor, const store::CustomerRecord& record);
+  // Refuses (403, audited) fields the actor's role may not supply or change.
+  // When creating, fields the role may change only with approval may be
+  // supplied (there is no earlier value to protect).
+  Status CheckEditable(const Actor& actor, const std::vector<std::string>& field_keys,
+                       std::string_view operation, bool creating);
+  // Appends one audit entry and waits until it is durable.
+  Status Audit(const Actor& actor, std::string_view operation, std::string_view customer_id,
+               std::string_view result, boost::json::object details = {});
   Result<int> PageLimit(std::optional<int> limit) const;
+  Result<CustomerListPage> PageView(const Actor& actor, const store::CustomerPage& page);
   struct ImportBatch;
   // Draws ids for every row of the batch that are neither in the store nor
   // drawn twice nor used by the batch still being written (checked in bulk,
@@ -110,6 +145,8 @@ class CustomerService {
   const catalog::Catalog& catalog_;
   const crypto::Keyring& keyring_;
   store::Store& store_;
+  AccountService& accounts_;
+  AuditService& audit_;
 };
 
 // Maximum id attempts before a create gives up with kUnavailable.

@@ -22,27 +22,43 @@ const std::map<std::string, std::string> kZhangSan = {
     {"email", "zhangsan@example.com"},
 };
 
-Actor TestActor() {
-  Actor actor;
-  actor.kind = ActorKind::kLocalOperator;
-  actor.id = "cli:test";
-  actor.ip = "local";
-  return actor;
-}
-
 class CustomerServiceTest : public ::testing::Test {
  protected:
   void SetUp() override { OpenVault({}); }
 
-  void OpenVault(const std::map<std::string, std::string>& environment) {
+  void OpenVault(const std::map<std::string, std::string>& extra) {
+    staff_.reset();
     vault_.reset();
+    const std::map<std::string, std::string> environment = FastAuthEnvironment(extra);
     dir_ = std::make_unique<TestDataDir>(environment);
     Result<std::unique_ptr<Vault>> vault = Vault::Open(Env::Default(), dir_->path(), environment);
     ASSERT_TRUE(vault.ok()) << vault.status().ToString();
     vault_ = std::move(*vault);
+    staff_ = std::make_unique<TestStaff>(vault_->accounts(), *dir_);
+    Result<Actor> manager = staff_->ActorFor(Role::kInfoManager);
+    ASSERT_TRUE(manager.ok()) << manager.status().ToString();
+    manager_ = *manager;
+  }
+
+  // An information manager: sees every field class masked, may reveal.
+  const Actor& TestActor() const { return manager_; }
+  Actor ActorWith(Role role) {
+    Result<Actor> actor = staff_->ActorFor(role);
+    EXPECT_TRUE(actor.ok()) << actor.status().ToString();
+    return actor.ok() ? *actor : Actor{};
   }
 
   CustomerService& customers() { return vault_->customers(); }
+
+  // Audit entries with this operation, newest first.
+  std::vector<store::AuditEntryRow> AuditEntries(std::string_view operation) {
+    AuditSearch search;
+    search.operation = std::string(operation);
+    search.limit = 500;
+    Result<AuditEntryPage> page = vault_->audit().Search(ActorWith(Role::kAuditor), search);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    return page.ok() ? page->items : std::vector<store::AuditEntryRow>{};
+  }
 
   CustomerView CreateOk(const std::map<std::string, std::string>& input) {
     Result<CustomerView> view = customers().Create(TestActor(), input);
@@ -52,6 +68,7 @@ class CustomerServiceTest : public ::testing::Test {
 
   // Every byte of the database files, after the store has been closed.
   std::string RawDatabaseBytes() {
+    staff_.reset();
     vault_.reset();
     std::string all;
     for (const auto& entry : std::filesystem::directory_iterator(dir_->path())) {
@@ -65,6 +82,8 @@ class CustomerServiceTest : public ::testing::Test {
 
   std::unique_ptr<TestDataDir> dir_;
   std::unique_ptr<Vault> vault_;
+  std::unique_ptr<TestStaff> staff_;
+  Actor manager_;
 };
 
 TEST_F(CustomerServiceTest, CreateReturnsEveryMaskOfTheCatalog) {  // R-MASK-1, R-CAT-2
@@ -78,7 +97,7 @@ TEST_F(CustomerServiceTest, CreateReturnsEveryMaskOfTheCatalog) {  // R-MASK-1, 
   EXPECT_EQ(bank.substr(0, 3), "622");
   EXPECT_EQ(bank.substr(bank.size() - 4), "0128");
   EXPECT_EQ(bank.find("2021234567890"), std::string::npos);
-  EXPECT_EQ(view.channel, "staff:cli:test");
+  EXPECT_EQ(view.channel, "staff:" + TestActor().id);
 }
 
 TEST_F(CustomerServiceTest, CustomerIdIsCDateAndSixDigits) {  // R-CAT-2 customer id
@@ -274,6 +293,101 @@ TEST_F(CustomerServiceTest, TheGmProfileRoundTripsWithSm4Everywhere) {  // R-CRY
     ASSERT_GT(stored.size(), 2u) << field;
     EXPECT_EQ(static_cast<uint8_t>(stored[1]), 2) << field << " is not SM4-GCM";
   }
+}
+
+TEST_F(CustomerServiceTest, AnEntryClerkSeesOnlyBasicFieldsMasked) {  // R-ACC-1, R-MASK-1
+  const CustomerView created = CreateOk(kZhangSan);
+  Result<CustomerView> seen = customers().Get(ActorWith(Role::kEntryClerk), created.id);
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  EXPECT_EQ(seen->fields.at("name"), "张某");
+  EXPECT_EQ(seen->fields.at("phone"), "138****5678");
+  EXPECT_EQ(seen->fields.count("bank_account"), 0u);
+  EXPECT_EQ(seen->fields.count("credit_rating"), 0u);
+}
+
+TEST_F(CustomerServiceTest, AnEntryClerkMayNotSupplySensitiveFields) {  // R-ACC-1
+  Result<CustomerView> view = customers().Create(
+      ActorWith(Role::kEntryClerk), {{"name", "张三"}, {"bank_account", "6222021234567890128"}});
+  ASSERT_FALSE(view.ok());
+  EXPECT_EQ(view.status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_EQ(view.status().details().at(0), (FieldError{"bank_account", "not_allowed"}));
+  EXPECT_EQ(vault_->store().CountCustomers().value(), 0);
+  EXPECT_FALSE(AuditEntries("access.denied").empty());
+}
+
+TEST_F(CustomerServiceTest, RolesWithoutCustomerAccessAreRefusedAndAudited) {  // R-ACC-2
+  const CustomerView created = CreateOk(kZhangSan);
+  for (Role role : {Role::kAuditor, Role::kSysAdmin, Role::kSecurityOfficer}) {
+    Result<CustomerView> seen = customers().Get(ActorWith(role), created.id);
+    ASSERT_FALSE(seen.ok()) << RoleName(role);
+    EXPECT_EQ(seen.status().code(), ErrorCode::kPermissionDenied) << RoleName(role);
+  }
+  EXPECT_GE(AuditEntries("access.denied").size(), 3u);
+}
+
+TEST_F(CustomerServiceTest, SensitiveEditsByAnInformationManagerNeedApproval) {  // R-ACC-1
+  const CustomerView created = CreateOk(kZhangSan);
+  Result<CustomerView> updated =
+      customers().Update(TestActor(), created.id, {{"bank_account", "6228480012345671"}});
+  ASSERT_FALSE(updated.ok());
+  EXPECT_EQ(updated.status().details().at(0), (FieldError{"bank_account", "approval_required"}));
+  EXPECT_EQ(customers().Get(TestActor(), created.id)->fields, created.fields);
+}
+
+TEST_F(CustomerServiceTest, RevealNeedsAReasonAndShowsPlaintextOnce) {  // R-MASK-1
+  const CustomerView created = CreateOk(kZhangSan);
+  Result<RevealedFields> no_reason = customers().Reveal(TestActor(), created.id, {"phone"}, "  ");
+  ASSERT_FALSE(no_reason.ok());
+  EXPECT_EQ(no_reason.status().details().at(0), (FieldError{"reason", "required"}));
+  Result<RevealedFields> revealed = customers().Reveal(
+      TestActor(), created.id, {"phone", "id_number"}, "customer called to confirm identity");
+  ASSERT_TRUE(revealed.ok()) << revealed.status().ToString();
+  EXPECT_EQ(revealed->fields.at("phone").view(), "13812345678");
+  EXPECT_EQ(revealed->fields.at("id_number").view(), "11010519491231002X");
+  const std::vector<store::AuditEntryRow> entries = AuditEntries("customer.reveal");
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].customer_id, created.id);
+  EXPECT_NE(entries[0].details.find("customer called"), std::string::npos);
+  EXPECT_EQ(entries[0].details.find("13812345678"), std::string::npos);
+  Result<RevealedFields> clerk =
+      customers().Reveal(ActorWith(Role::kEntryClerk), created.id, {"phone"}, "curious");
+  EXPECT_EQ(clerk.status().code(), ErrorCode::kPermissionDenied);
+}
+
+TEST_F(CustomerServiceTest, RevealsAreRateLimitedPerAccount) {  // R-ACC-4 (issue 3 item 5)
+  OpenVault({{"CUSTVAULT_AUTH_REVEAL_PER_HOUR_MAX", "2"}});
+  const CustomerView created = CreateOk(kZhangSan);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(customers().Reveal(TestActor(), created.id, {"phone"}, "call back").ok());
+  }
+  EXPECT_EQ(customers().Reveal(TestActor(), created.id, {"phone"}, "call back").status().code(),
+            ErrorCode::kRateLimited);
+}
+
+TEST_F(CustomerServiceTest, EveryCustomerOperationLeavesAMaskedAuditEntry) {  // R-AUD-1
+  const CustomerView created = CreateOk(kZhangSan);
+  ASSERT_TRUE(customers().Get(TestActor(), created.id).ok());
+  ASSERT_TRUE(customers().Search(TestActor(), "phone", "13812345678", {}, {}).ok());
+  ASSERT_TRUE(customers().List(TestActor(), "", {}, {}).ok());
+  ASSERT_TRUE(customers().Update(TestActor(), created.id, {{"phone", "13987654321"}}).ok());
+  ASSERT_TRUE(customers().Delete(TestActor(), created.id).ok());
+  for (const char* op : {"customer.create", "customer.view", "customer.search", "customer.list",
+                         "customer.update", "customer.delete"}) {
+    const std::vector<store::AuditEntryRow> entries = AuditEntries(op);
+    ASSERT_FALSE(entries.empty()) << op;
+    EXPECT_EQ(entries[0].actor_id, TestActor().id) << op;
+    EXPECT_EQ(entries[0].actor_role, "info_manager") << op;
+    for (const char* plain : {"13812345678", "13987654321", "11010519491231002X", "张三"}) {
+      EXPECT_EQ(entries[0].details.find(plain), std::string::npos) << op;
+    }
+  }
+  const std::string update = AuditEntries("customer.update")[0].details;
+  EXPECT_NE(update.find("138****5678"), std::string::npos) << update;
+  EXPECT_NE(update.find("139****4321"), std::string::npos) << update;
+  Result<audit::VerifyReport> report = vault_->audit().Verify(ActorWith(Role::kAuditor));
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->intact()) << report->detail;
+  EXPECT_GE(report->entries_checked, 6);
 }
 
 }  // namespace

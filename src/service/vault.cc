@@ -2,15 +2,14 @@
 
 #include <sstream>
 
+#include "audit/entry.h"
 #include "common/encoding.h"
-#include "crypto/hash.h"
-#include "crypto/secret.h"
 
 namespace custvault::service {
 namespace {
 
-constexpr char kBootstrapTokenSetting[] = "bootstrap_token_sm3";
-constexpr char kTokenPrefix[] = "cvb_";  // makes a leaked token easy to recognise and scan for
+// Domain keys every data directory has (wrapped by the master key).
+constexpr const char* kDomainKeyPurposes[] = {"customer-kek", "blind-index", "audit"};
 
 crypto::CryptoProfile ProfileOf(const Config& config) {
   return config.crypto.profile == "gm" ? crypto::CryptoProfile::kGm
@@ -50,11 +49,66 @@ Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
   return store;
 }
 
-std::string TokenHash(std::string_view token) {
-  return HexEncode(crypto::DigestView(crypto::Sm3(token)));
+// Loads every stored domain key; creates the ones a data directory must
+// have and does not (a directory made by an older version gains them).
+Status LoadDomainKeys(Env* env, crypto::Keyring& keyring, store::Store& store) {
+  ASSIGN_OR_RETURN(std::vector<store::StoredKey> keys, store.ListKeys());
+  for (const store::StoredKey& key : keys) {
+    RETURN_IF_ERROR(keyring.LoadDomainKey({key.purpose, key.version, key.wrapped}));
+  }
+  for (const char* purpose : kDomainKeyPurposes) {
+    if (keyring.HasDomainKey(purpose)) continue;
+    ASSIGN_OR_RETURN(crypto::WrappedKey wrapped, keyring.CreateDomainKey(purpose, 1));
+    RETURN_IF_ERROR(
+        store.PutKey({wrapped.purpose, wrapped.version, wrapped.wrapped, env->NowMicros()}));
+  }
+  return Status::Ok();
+}
+
+std::string_view AuditOperationOf(const std::string& event_type) {
+  static const std::map<std::string, std::string_view, std::less<>> kMap = {
+      {kEventLogin, audit::op::kAuthLogin},
+      {kEventLoginFailed, audit::op::kAuthLoginFailed},
+      {kEventLockout, audit::op::kAuthLockout},
+      {kEventLogout, audit::op::kAuthLogout},
+      {kEventPasswordChanged, audit::op::kAuthPasswordChange},
+      {kEventTotpEnrolled, audit::op::kAuthTotpEnrol},
+      {kEventAccountCreated, audit::op::kAccountCreate},
+      {kEventAccountDisabled, audit::op::kAccountDisable},
+      {kEventAccountReviewed, audit::op::kAccountReview},
+      {kEventIpAllowlistChanged, audit::op::kAccountIpAllowlist},
+      {kEventRoleRequested, audit::op::kRoleGrantRequest},
+      {kEventRoleApproved, audit::op::kApprovalDecide},
+      {kEventRoleRejected, audit::op::kApprovalDecide},
+      {kEventChannelRegistered, audit::op::kChannelRegister},
+      {kEventAccessDenied, audit::op::kAccessDenied},
+  };
+  const auto found = kMap.find(event_type);
+  return found == kMap.end() ? std::string_view() : found->second;
 }
 
 }  // namespace
+
+Status AuditEventSink::Record(const SecurityEvent& event) {
+  const std::string_view operation = AuditOperationOf(event.type);
+  if (operation.empty()) return Internal("security event without an audit operation");
+  audit::AuditEvent entry;
+  entry.actor_id = event.actor_id.empty() ? "anonymous" : event.actor_id;
+  entry.actor_role = event.actor_role;
+  entry.source_ip = event.ip;
+  entry.operation = std::string(operation);
+  entry.result = std::string(event.success                      ? audit::result::kOk
+                             : event.type == kEventAccessDenied ? audit::result::kDenied
+                                                                : audit::result::kFailed);
+  if (!event.target.empty()) entry.details["target"] = event.target;
+  if (!event.reason.empty()) entry.details["reason"] = event.reason;
+  if (event.type == kEventRoleApproved || event.type == kEventRoleRejected) {
+    entry.details["decision"] = event.type == kEventRoleApproved ? "approved" : "rejected";
+    entry.details["kind"] = "role_grant";
+  }
+  Result<int64_t> seq = audit_.log().Append(entry);
+  return seq.ok() ? Status::Ok() : seq.status();
+}
 
 Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
                                      const std::map<std::string, std::string>& environment) {
@@ -66,38 +120,46 @@ Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
   ASSIGN_OR_RETURN(const Config config, LoadConfig(env, data_dir, environment));
   // Validate the catalog settings now rather than at the first serve.
   ASSIGN_OR_RETURN(std::unique_ptr<catalog::Catalog> catalog, LoadCatalog(env, config));
-
-  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, OpenStore(config));
-  ASSIGN_OR_RETURN(std::optional<std::string> existing, store->GetSetting(kBootstrapTokenSetting));
-  if (existing.has_value()) {
-    return Conflict("data directory is already initialised: " + data_dir);
-  }
   ASSIGN_OR_RETURN(std::unique_ptr<crypto::Keyring> keyring,
                    crypto::Keyring::Open(env, config.DataPath(config.crypto.master_key_file),
                                          ProfileOf(config), /*create_if_missing=*/true));
-  ASSIGN_OR_RETURN(std::vector<store::StoredKey> keys, store->ListKeys());
-  if (keys.empty()) {
-    for (const char* purpose : {"customer-kek", "blind-index"}) {
-      ASSIGN_OR_RETURN(crypto::WrappedKey wrapped, keyring->CreateDomainKey(purpose, 1));
-      RETURN_IF_ERROR(
-          store->PutKey({wrapped.purpose, wrapped.version, wrapped.wrapped, env->NowMicros()}));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, OpenStore(config));
+  RETURN_IF_ERROR(LoadDomainKeys(env, *keyring, *store));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::IdentityStore> identity,
+                   store::OpenSqliteIdentityStore(*store));
+  ASSIGN_OR_RETURN(std::unique_ptr<AuditService> audit,
+                   AuditService::Open(env, config, keyring.get()));
+  AuditEventSink sink(*audit);
+  ASSIGN_OR_RETURN(std::unique_ptr<AccountService> accounts,
+                   AccountService::Create(env, config, *keyring, *store, *identity, sink));
+  Result<std::vector<InitialCredential>> created = accounts->CreateInitialAccounts();
+  if (!created.ok()) {
+    if (created.status().code() == ErrorCode::kConflict) {
+      return Conflict("data directory is already initialised: " + data_dir);
     }
+    return created.status();
   }
-
-  crypto::SecretBytes raw(kBootstrapTokenBytes);
-  RETURN_IF_ERROR(env->RandomBytes({raw.data(), raw.size()}));
   InitResult result;
-  result.bootstrap_token = kTokenPrefix + HexEncode(raw.view());
+  result.credentials = std::move(*created);
   result.credentials_path = data_dir + "/" + kInitialCredentialsFileName;
-  std::ostringstream credentials;
-  credentials << "# custvault initial credentials. Shown once; keep them safe, then delete\n"
-              << "# this file. Use as: Authorization: Bearer <token>\n"
-              << "bootstrap_token=" << result.bootstrap_token << "\n";
-  RETURN_IF_ERROR(env->WriteFileAtomic(result.credentials_path, credentials.str(), 0600, false));
-  // The hash goes in last: a crash before this line leaves an uninitialised
-  // directory that init can complete again.
-  RETURN_IF_ERROR(store->PutSetting(kBootstrapTokenSetting, TokenHash(result.bootstrap_token)));
+  std::ostringstream text;
+  text << "# custvault initial accounts. One-time passwords: each must be changed at first\n"
+       << "# login (POST /api/v1/auth/login, then /api/v1/auth/password). This file is\n"
+       << "# removed once all three have changed theirs.\n";
+  for (const InitialCredential& c : result.credentials) {
+    text << c.username << " " << RoleName(c.role) << " " << c.password << "\n";
+  }
+  RETURN_IF_ERROR(env->WriteFileAtomic(result.credentials_path, text.str(), 0600, false));
+  RETURN_IF_ERROR(audit->log().Close());
   return result;
+}
+
+Vault::~Vault() {
+  // The services go first (they use the audit log and the stores); then the
+  // audit log closes with a shutdown checkpoint.
+  customers_.reset();
+  accounts_.reset();
+  if (audit_) audit_->log().Close().IgnoreError();
 }
 
 Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir,
@@ -107,6 +169,7 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
                     " (run: custvault init --data-dir " + data_dir + ")");
   }
   std::unique_ptr<Vault> vault(new Vault());
+  vault->env_ = env;
   ASSIGN_OR_RETURN(vault->config_, LoadConfig(env, data_dir, environment));
   ASSIGN_OR_RETURN(vault->catalog_, LoadCatalog(env, vault->config_));
   const Config& config = vault->config_;
@@ -114,32 +177,33 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
                    crypto::Keyring::Open(env, config.DataPath(config.crypto.master_key_file),
                                          ProfileOf(config), /*create_if_missing=*/false));
   ASSIGN_OR_RETURN(vault->store_, OpenStore(config));
-  ASSIGN_OR_RETURN(std::optional<std::string> token_hash,
-                   vault->store_->GetSetting(kBootstrapTokenSetting));
-  if (!token_hash) {
+  RETURN_IF_ERROR(LoadDomainKeys(env, *vault->keyring_, *vault->store_));
+  ASSIGN_OR_RETURN(vault->identity_store_, store::OpenSqliteIdentityStore(*vault->store_));
+  ASSIGN_OR_RETURN(vault->audit_, AuditService::Open(env, config, vault->keyring_.get()));
+  vault->audit_sink_ = std::make_unique<AuditEventSink>(*vault->audit_);
+  ASSIGN_OR_RETURN(vault->accounts_,
+                   AccountService::Create(env, config, *vault->keyring_, *vault->store_,
+                                          *vault->identity_store_, *vault->audit_sink_));
+  Result<AccountView> admin = vault->accounts_->FindAccountByUsername(kInitialSysAdminUsername);
+  if (!admin.ok() && admin.status().code() == ErrorCode::kNotFound) {
     return NotFound("data directory " + data_dir +
                     " was not fully initialised (run: custvault init --data-dir " + data_dir + ")");
   }
-  vault->bootstrap_token_hash_ = *token_hash;
-  ASSIGN_OR_RETURN(std::vector<store::StoredKey> keys, vault->store_->ListKeys());
-  for (const store::StoredKey& key : keys) {
-    RETURN_IF_ERROR(vault->keyring_->LoadDomainKey({key.purpose, key.version, key.wrapped}));
-  }
-  vault->customers_ = std::make_unique<CustomerService>(env, config, *vault->catalog_,
-                                                        *vault->keyring_, *vault->store_);
+  if (!admin.ok()) return admin.status();
+  Vault* raw = vault.get();
+  vault->accounts_->SetPasswordChangedHook(
+      [raw] { raw->ForgetInitialCredentialsWhenAllChanged(); });
+  vault->customers_ =
+      std::make_unique<CustomerService>(env, config, *vault->catalog_, *vault->keyring_,
+                                        *vault->store_, *vault->accounts_, *vault->audit_);
   return vault;
 }
 
-Result<Actor> Vault::AuthenticateBootstrapToken(std::string_view token,
-                                                const std::string& ip) const {
-  if (token.size() > 256 || !crypto::ConstantTimeEqual(TokenHash(token), bootstrap_token_hash_)) {
-    return Unauthenticated("invalid or missing bearer token");
+void Vault::ForgetInitialCredentialsWhenAllChanged() {
+  Result<bool> all_changed = accounts_->InitialPasswordsAllChanged();
+  if (all_changed.ok() && *all_changed) {
+    env_->RemoveFile(config_.data_dir + "/" + kInitialCredentialsFileName).IgnoreError();
   }
-  Actor actor;
-  actor.kind = ActorKind::kBootstrap;
-  actor.id = "bootstrap";
-  actor.ip = ip;
-  return actor;
 }
 
 }  // namespace custvault::service

@@ -1,40 +1,57 @@
 // Vault: one data directory brought to life. `custvault init` creates it;
 // `serve`, the CLI commands, the tests and the benchmarks open it. Owns the
-// config, catalog, keyring, store and services, in dependency order.
+// config, catalog, keyring, stores, audit log and services, in dependency
+// order (members are destroyed in reverse).
 //
-// A data directory holds custvault.toml, master.key (0600), the database,
-// and until it is read, initial-credentials (0600).
+// A data directory holds custvault.toml, master.key (0600), custvault.db
+// (customers, accounts), audit.db (the hash-chained audit log), and until
+// the three initial accounts have changed their one-time passwords,
+// initial-credentials (0600).
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "catalog/catalog.h"
 #include "common/config.h"
 #include "common/env.h"
 #include "common/status.h"
 #include "crypto/keyring.h"
+#include "service/account_service.h"
 #include "service/actor.h"
+#include "service/audit_service.h"
 #include "service/customer_service.h"
+#include "store/identity_store.h"
 #include "store/store.h"
 
 namespace custvault::service {
 
 inline constexpr char kConfigFileName[] = "custvault.toml";
 inline constexpr char kInitialCredentialsFileName[] = "initial-credentials";
-inline constexpr size_t kBootstrapTokenBytes = 32;
 
 struct InitResult {
-  std::string bootstrap_token;  // shown once; only its hash is stored
+  std::vector<InitialCredential> credentials;  // one-time passwords, shown once
   std::string credentials_path;
 };
 
 // Creates the data directory (0700), the default config (unless one is
-// there already: an operator may prepare it), the master key, the database
-// with its domain keys, and a random bootstrap token written to
+// there already: an operator may prepare it), the master key, the
+// databases with their domain keys, and the three initial accounts (admin,
+// security, auditor) with one-time passwords written to
 // initial-credentials (0600). kConflict if the directory is initialised.
 Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
                                      const std::map<std::string, std::string>& environment);
+
+// Security events of the account service go into the audit log.
+class AuditEventSink final : public SecurityEventSink {
+ public:
+  explicit AuditEventSink(AuditService& audit) : audit_(audit) {}
+  Status Record(const SecurityEvent& event) override;
+
+ private:
+  AuditService& audit_;
+};
 
 class Vault {
  public:
@@ -42,24 +59,31 @@ class Vault {
   // `custvault init` when it is not.
   static Result<std::unique_ptr<Vault>> Open(Env* env, const std::string& data_dir,
                                              const std::map<std::string, std::string>& environment);
+  ~Vault();
 
   const Config& config() const { return config_; }
   const catalog::Catalog& catalog() const { return *catalog_; }
   store::Store& store() { return *store_; }
   CustomerService& customers() { return *customers_; }
+  AccountService& accounts() { return *accounts_; }
+  AuditService& audit() { return *audit_; }
 
-  // Checks a bearer token against the bootstrap token's stored hash in
-  // constant time. kUnauthenticated on mismatch.
-  Result<Actor> AuthenticateBootstrapToken(std::string_view token, const std::string& ip) const;
+  // Called after a password change: removes initial-credentials once all
+  // three initial accounts have replaced their one-time passwords.
+  void ForgetInitialCredentialsWhenAllChanged();
 
  private:
   Vault() = default;
+  Env* env_ = nullptr;
   Config config_;
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<crypto::Keyring> keyring_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<store::IdentityStore> identity_store_;
+  std::unique_ptr<AuditService> audit_;
+  std::unique_ptr<AuditEventSink> audit_sink_;
+  std::unique_ptr<AccountService> accounts_;
   std::unique_ptr<CustomerService> customers_;
-  std::string bootstrap_token_hash_;
 };
 
 }  // namespace custvault::service

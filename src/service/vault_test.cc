@@ -8,41 +8,42 @@
 namespace custvault::service {
 namespace {
 
-TEST(VaultTest, InitCreatesPrivateFilesAndABootstrapTokenShownOnce) {
-  TestDataDir dir;
+TEST(VaultTest, InitCreatesPrivateFilesAndThreeSeparateAdminAccounts) {  // R-ACC-1
+  TestDataDir dir(FastAuthEnvironment());
   Env* env = Env::Default();
   EXPECT_EQ(env->FileMode(dir.path()).value(), 0700);
   EXPECT_EQ(env->FileMode(dir.path() + "/master.key").value(), 0600);
   EXPECT_EQ(env->FileMode(dir.path() + "/initial-credentials").value(), 0600);
   const std::string credentials = env->ReadFile(dir.path() + "/initial-credentials").value();
-  EXPECT_NE(credentials.find(dir.token()), std::string::npos);
-  EXPECT_EQ(dir.token().rfind("cvb_", 0), 0u);
-  EXPECT_EQ(dir.token().size(), 4 + 2 * kBootstrapTokenBytes);
+  ASSERT_EQ(dir.initial_passwords().size(), 3u);
+  for (const char* user : {"admin", "security", "auditor"}) {
+    const std::string& password = dir.initial_passwords().at(user);
+    EXPECT_GE(password.size(), 16u);
+    EXPECT_NE(credentials.find(password), std::string::npos) << user;
+  }
+  EXPECT_NE(dir.initial_passwords().at("admin"), dir.initial_passwords().at("security"));
 }
 
-TEST(VaultTest, InitTwiceIsRefusedAndKeepsTheFirstToken) {
-  TestDataDir dir;
-  Result<InitResult> again = InitDataDirectory(Env::Default(), dir.path(), {});
+TEST(VaultTest, InitTwiceIsRefused) {
+  TestDataDir dir(FastAuthEnvironment());
+  Result<InitResult> again = InitDataDirectory(Env::Default(), dir.path(), FastAuthEnvironment());
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.status().code(), ErrorCode::kConflict);
-  Result<std::unique_ptr<Vault>> vault = Vault::Open(Env::Default(), dir.path(), {});
-  ASSERT_TRUE(vault.ok()) << vault.status().ToString();
-  EXPECT_TRUE((*vault)->AuthenticateBootstrapToken(dir.token(), "127.0.0.1").ok());
 }
 
-TEST(VaultTest, OnlyTheExactBootstrapTokenAuthenticates) {
-  TestDataDir dir;
-  Result<std::unique_ptr<Vault>> vault = Vault::Open(Env::Default(), dir.path(), {});
+TEST(VaultTest, InitialCredentialsAreRemovedOnceAllThreeChangedTheirPasswords) {  // issue 3 item 1
+  TestDataDir dir(FastAuthEnvironment());
+  Result<std::unique_ptr<Vault>> vault =
+      Vault::Open(Env::Default(), dir.path(), FastAuthEnvironment());
   ASSERT_TRUE(vault.ok()) << vault.status().ToString();
-  std::string wrong = dir.token();
-  wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
-  EXPECT_EQ((*vault)->AuthenticateBootstrapToken(wrong, "ip").status().code(),
-            ErrorCode::kUnauthenticated);
-  EXPECT_FALSE((*vault)->AuthenticateBootstrapToken("", "ip").ok());
-  EXPECT_FALSE((*vault)->AuthenticateBootstrapToken(std::string(10000, 'x'), "ip").ok());
-  Result<Actor> actor = (*vault)->AuthenticateBootstrapToken(dir.token(), "10.1.2.3");
-  ASSERT_TRUE(actor.ok());
-  EXPECT_EQ(actor->ip, "10.1.2.3");
+  const std::string file = dir.path() + "/initial-credentials";
+  ASSERT_TRUE(FirstLogin((*vault)->accounts(), "admin", dir.initial_passwords().at("admin")).ok());
+  ASSERT_TRUE(
+      FirstLogin((*vault)->accounts(), "security", dir.initial_passwords().at("security")).ok());
+  EXPECT_TRUE(Env::Default()->FileExists(file));
+  ASSERT_TRUE(
+      FirstLogin((*vault)->accounts(), "auditor", dir.initial_passwords().at("auditor")).ok());
+  EXPECT_FALSE(Env::Default()->FileExists(file));
 }
 
 TEST(VaultTest, OpeningAMissingDirectorySaysToRunInit) {
@@ -53,7 +54,7 @@ TEST(VaultTest, OpeningAMissingDirectorySaysToRunInit) {
 }
 
 TEST(VaultTest, AMasterKeyReadableByOthersStopsTheStart) {  // R-CRY-2
-  TestDataDir dir;
+  TestDataDir dir(FastAuthEnvironment());
   ASSERT_EQ(::chmod((dir.path() + "/master.key").c_str(), 0644), 0);
   Result<std::unique_ptr<Vault>> vault = Vault::Open(Env::Default(), dir.path(), {});
   ASSERT_FALSE(vault.ok());
@@ -61,7 +62,7 @@ TEST(VaultTest, AMasterKeyReadableByOthersStopsTheStart) {  // R-CRY-2
 }
 
 TEST(VaultTest, ABadConfigKeyStopsTheStartWithTheKeyNamed) {
-  TestDataDir dir;
+  TestDataDir dir(FastAuthEnvironment());
   Result<std::unique_ptr<Vault>> vault =
       Vault::Open(Env::Default(), dir.path(), {{"CUSTVAULT_CRYPTO_PROFILE", "rot13"}});
   ASSERT_FALSE(vault.ok());

@@ -449,7 +449,19 @@ Status ConfigureWriter(Connection& writer) {
   RETURN_IF_ERROR(writer.Exec("PRAGMA secure_delete = ON", "enable secure_delete"));
   RETURN_IF_ERROR(writer.Exec("PRAGMA temp_store = MEMORY", "set temp_store"));
   RETURN_IF_ERROR(writer.Exec("PRAGMA trusted_schema = OFF", "set trusted_schema"));
-  RETURN_IF_ERROR(writer.Exec("PRAGMA cache_size = -32768", "set cache_size"));  // 32 MiB
+  // Bulk import measurements (200,000 customers in 1,000-row transactions,
+  // 16 KiB pages, see docs/formats/database-schema.md): the random blind-index
+  // digests make every batch dirty pages all over the index, so the cost is
+  // the pages written. Checkpointing every 10,000 WAL frames (about 160 MiB)
+  // instead of SQLite's 1,000 copies a page rewritten by several batches to
+  // the database once: 35% fewer bytes written, about 30% more rows/s. A
+  // 128 MiB writer cache (memory used only as pages are touched) saves
+  // another ~13% CPU over 32 MiB. (The WAL file keeps the size it reached,
+  // about 160 MiB after a large load, until a delete or Checkpoint()
+  // truncates it: cutting it back after every checkpoint with
+  // journal_size_limit cost ~10% of the import's CPU, measured.)
+  RETURN_IF_ERROR(writer.Exec("PRAGMA cache_size = -131072", "set cache_size"));  // 128 MiB
+  RETURN_IF_ERROR(writer.Exec("PRAGMA wal_autocheckpoint = 10000", "set wal_autocheckpoint"));
   return Status::Ok();
 }
 
