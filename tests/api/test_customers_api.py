@@ -34,6 +34,8 @@ class CustomersApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = CustvaultServer().start()
+        # An information manager: creates, sees every class masked, reveals.
+        cls.server.token = cls.server.token_for("info_manager")
 
     @classmethod
     def tearDownClass(cls):
@@ -50,7 +52,7 @@ class CustomersApiTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json(), {"status": "ok"})
 
-    def test_every_api_endpoint_refuses_a_missing_or_wrong_token(self):
+    def test_every_api_endpoint_refuses_a_missing_or_wrong_token(self):  # R-ACC-2
         for method, path, body in [("GET", "/api/v1/customers", None),
                                    ("POST", "/api/v1/customers", ZHANG_SAN),
                                    ("GET", "/api/v1/customers/C20261129000001", None),
@@ -59,7 +61,7 @@ class CustomersApiTest(unittest.TestCase):
                                    ("POST", "/api/v1/customers/search", {"phone": "13812345678"}),
                                    ("GET", "/api/v1/catalog", None),
                                    ("GET", "/api/v1/openapi.json", None)]:
-            for token in (None, "cvb_" + "0" * 64, self.server.token[:-1]):
+            for token in (None, "cvs_" + "0" * 64, self.server.token[:-1], "cvk_" + "0" * 64):
                 r = self.server.request(method, path, body, token=token)
                 self.assertEqual(r.status, 401, (method, path))
                 self.assertEqual(r.json()["error"]["code"], "unauthenticated")
@@ -219,6 +221,7 @@ class RawDatabaseTest(unittest.TestCase):
     def test_database_files_and_logs_hold_no_plaintext(self):  # R-CRY-1, R-MASK-1
         server = CustvaultServer().start()
         try:
+            server.token = server.token_for("info_manager")
             for record in (ZHANG_SAN, OUYANG):
                 r = server.request("POST", "/api/v1/customers", record)
                 self.assertEqual(r.status, 201, r.body)
@@ -228,7 +231,8 @@ class RawDatabaseTest(unittest.TestCase):
         finally:
             server.stop()
         try:
-            files = glob.glob(os.path.join(server.data_dir, "custvault.db*"))
+            # The customer database and the audit log alike.
+            files = glob.glob(os.path.join(server.data_dir, "*.db*"))
             self.assertTrue(files)
             raw = b""
             for path in files:
@@ -246,30 +250,57 @@ class RawDatabaseTest(unittest.TestCase):
 class CliTest(unittest.TestCase):
     """The CLI calls the same service code (issue 2, item 7)."""
 
+    def login_cli(self, server, username, password):
+        session = os.path.join(server.data_dir, "session-" + username)
+        r = server.cli("login", "--data-dir", server.data_dir, "--username", username,
+                       "--session-file", session, input_text=password + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.stat(session).st_mode & 0o777, 0o600)
+        return session
+
     def test_add_get_find_round_trip_masked(self):
         server = CustvaultServer()
+        credentials = os.path.join(server.data_dir, "initial-credentials")
+        self.assertEqual(os.stat(credentials).st_mode & 0o777, 0o600)
+        server.start()
         try:
-            self.assertIn(server.token, server.init_output)
-            self.assertEqual(os.stat(os.path.join(server.data_dir, "initial-credentials")).st_mode & 0o777, 0o600)
+            for username, (role, password) in server.initial.items():
+                self.assertIn(password, server.init_output)
+            server.token_for("info_manager")
+        finally:
+            server.stop()
+        try:
+            r = server.cli("user", "list", "--data-dir", server.data_dir, "--session-file",
+                           self.login_cli(server, "admin", "Correct-Horse-9-Battery"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("info_manager", r.stdout)
+            session = self.login_cli(server, server.usernames["info_manager"],
+                                     "Correct-Horse-9-Battery")
+            # Removed once admin, security and auditor changed their one-time passwords.
+            self.assertFalse(os.path.exists(os.path.join(server.data_dir, "initial-credentials")))
             self.assertEqual(os.stat(os.path.join(server.data_dir, "master.key")).st_mode & 0o777, 0o600)
             add = server.cli("customer", "add", "--data-dir", server.data_dir,
+                             "--session-file", session,
                              "--field", "name=张三", "--field", "phone=13812345678",
                              "--field", "id_number=11010519491231002X")
             self.assertEqual(add.returncode, 0, add.stderr)
             created = json.loads(add.stdout)
             self.assertEqual(created["fields"]["phone"], "138****5678")
             self.assertNotIn("13812345678", add.stdout)
-            got = server.cli("customer", "get", "--data-dir", server.data_dir, created["id"])
+            got = server.cli("customer", "get", "--data-dir", server.data_dir,
+                             "--session-file", session, created["id"])
             self.assertEqual(got.returncode, 0, got.stderr)
             self.assertEqual(json.loads(got.stdout)["fields"], created["fields"])
             found = server.cli("customer", "find", "--data-dir", server.data_dir,
-                               "--id-number", "11010519491231002X")
+                               "--session-file", session, "--id-number", "11010519491231002X")
             self.assertEqual(found.returncode, 0, found.stderr)
             self.assertEqual([i["id"] for i in json.loads(found.stdout)["items"]], [created["id"]])
             stdin_add = server.cli("customer", "add", "--data-dir", server.data_dir,
+                                   "--session-file", session,
                                    "--json-file", "-", input_text=json.dumps(OUYANG))
             self.assertEqual(stdin_add.returncode, 0, stdin_add.stderr)
             bad = server.cli("customer", "add", "--data-dir", server.data_dir,
+                             "--session-file", session,
                              "--field", "name=张三", "--field", "phone=123")
             self.assertEqual(bad.returncode, 1)
             self.assertIn("phone", bad.stderr)
@@ -277,8 +308,15 @@ class CliTest(unittest.TestCase):
             again = server.cli("init", "--data-dir", server.data_dir)
             self.assertEqual(again.returncode, 1)
             self.assertIn("already initialised", again.stderr)
+            no_session = server.cli("customer", "get", "--data-dir", server.data_dir,
+                                    "--session-file", "/nonexistent/session", created["id"])
+            self.assertEqual(no_session.returncode, 1)
+            self.assertIn("custvault login", no_session.stderr)
             for sub in (["--help"], ["init", "--help"], ["serve", "--help"], ["customer", "add", "--help"],
-                        ["customer", "get", "--help"], ["customer", "find", "--help"]):
+                        ["customer", "get", "--help"], ["customer", "find", "--help"],
+                        ["login", "--help"], ["user", "add", "--help"], ["user", "list", "--help"],
+                        ["user", "disable", "--help"], ["user", "review", "--help"],
+                        ["audit", "verify", "--help"], ["audit", "search", "--help"]):
                 h = server.cli(*sub)
                 self.assertEqual(h.returncode, 0, sub)
                 self.assertIn("--", h.stdout)
