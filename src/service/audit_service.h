@@ -70,7 +70,19 @@ std::string AuditRoleOf(const Actor& actor);
 // spreadsheet never runs it as a formula.
 std::string CsvCell(std::string_view text);
 
-class AuditService {
+// Where the services record what they did: AuditService in production; a
+// benchmark may pass a recorder that does nothing to measure the cost of
+// auditing. Record returns once the entry is durable, or fails, and then
+// the caller must fail its operation too (no audit, no access).
+class AuditRecorder {
+ public:
+  virtual ~AuditRecorder() = default;
+  virtual Result<int64_t> Record(const Actor& actor, std::string_view operation,
+                                 std::string_view customer_id, std::string_view result,
+                                 boost::json::object details) = 0;
+};
+
+class AuditService final : public AuditRecorder {
  public:
   // `env` (the clock for acknowledgements) must outlive the service.
   AuditService(Env* env, std::unique_ptr<audit::AuditLog> log, CidrSet trusted_proxies);
@@ -89,7 +101,7 @@ class AuditService {
   // `details`: masked values or counts only.
   Result<int64_t> Record(const Actor& actor, std::string_view operation,
                          std::string_view customer_id, std::string_view result,
-                         boost::json::object details = {});
+                         boost::json::object details = {}) override;
 
   Result<AuditEntryPage> Search(const Actor& actor, const AuditSearch& search);
   // At most kAuditExportRowsMax rows (search.limit lowers it); recorded as

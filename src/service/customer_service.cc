@@ -39,7 +39,7 @@ Result<std::pair<std::string, std::string>> ParseTagFilter(const std::string& ta
 
 CustomerService::CustomerService(Env* env, const Config& config, const catalog::Catalog& catalog,
                                  const crypto::Keyring& keyring, store::Store& store,
-                                 AccountService& accounts, AuditService& audit)
+                                 AccountService& accounts, AuditRecorder& audit)
     : env_(env),
       config_(config),
       catalog_(catalog),

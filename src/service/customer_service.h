@@ -83,7 +83,7 @@ class CustomerService {
   // All references must outlive the service.
   CustomerService(Env* env, const Config& config, const catalog::Catalog& catalog,
                   const crypto::Keyring& keyring, store::Store& store, AccountService& accounts,
-                  AuditService& audit);
+                  AuditRecorder& audit);
 
   // Validates every field (all errors at once, 422, nothing written),
   // encrypts, indexes and stores; retries the random id on collision.
@@ -146,7 +146,7 @@ class CustomerService {
   const crypto::Keyring& keyring_;
   store::Store& store_;
   AccountService& accounts_;
-  AuditService& audit_;
+  AuditRecorder& audit_;
 };
 
 // Maximum id attempts before a create gives up with kUnavailable.

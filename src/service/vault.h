@@ -67,6 +67,7 @@ class Vault {
   CustomerService& customers() { return *customers_; }
   AccountService& accounts() { return *accounts_; }
   AuditService& audit() { return *audit_; }
+  const crypto::Keyring& keyring() const { return *keyring_; }
 
   // Called after a password change: removes initial-credentials once all
   // three initial accounts have replaced their one-time passwords.
