@@ -176,6 +176,28 @@ class AccountsTest(unittest.TestCase):
         self.assertTrue(r.json()["items"], "the export is itself audited")
 
 
+class ClientAddressTest(unittest.TestCase):
+    def source_ips(self, server, auditor):
+        r = server.request("GET", "/api/v1/audit/entries?operation=auth.login&limit=200", token=auditor)
+        return {item["source_ip"] for item in r.json()["items"]}
+
+    def test_forwarded_for_is_believed_only_from_a_trusted_proxy(self):  # R-AUD-1
+        for trusted, expected in (("127.0.0.1/32", "203.0.113.7"), ("10.9.0.0/16", "127.0.0.1")):
+            server = CustvaultServer({"CUSTVAULT_AUDIT_TRUSTED_PROXIES": trusted}).start()
+            try:
+                auditor = server.staff()["auditor"]
+                r = server.request("POST", "/api/v1/auth/login",
+                                   {"username": "auditor", "password": "Correct-Horse-9-Battery"},
+                                   token=None, headers={"X-Forwarded-For": "203.0.113.7"})
+                self.assertEqual(r.status, 200, r.body)
+                self.assertIn(expected, self.source_ips(server, auditor), trusted)
+                if expected == "127.0.0.1":
+                    self.assertNotIn("203.0.113.7", self.source_ips(server, auditor))
+            finally:
+                server.stop()
+                server.cleanup()
+
+
 class IpAllowListTest(unittest.TestCase):
     def test_a_login_from_outside_the_deployment_allow_list_is_refused(self):  # R-ACC-4
         server = CustvaultServer({"CUSTVAULT_AUTH_IP_ALLOWLIST": "10.0.0.0/8"}).start()
