@@ -230,7 +230,7 @@ utc_offset_seconds = 28800   # China Standard Time: customer ids use the local d
 [server]
 listen = "127.0.0.1:8080"
 io_threads = 2
-worker_threads = 4
+worker_threads = 16          # handlers wait on fsync: more than cores
 worker_queue_max = 4096      # requests waiting for a worker before 503
 body_bytes_max = 1048576
 request_timeout_ms = 30000
