@@ -1,4 +1,5 @@
 #include "cli/audit_commands.h"
+#include "common/encoding.h"
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -12,16 +13,6 @@ namespace custvault::cli {
 namespace json = boost::json;
 namespace {
 
-std::string Hex(std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -148,18 +139,7 @@ int AuditCommands::Search() {
       runner_(options_->data_dir, [&](service::AuditService& audit, const service::Actor& actor) {
         ASSIGN_OR_RETURN(service::AuditEntryPage page, audit.Search(actor, search));
         for (const store::AuditEntryRow& row : page.items) {
-          json::object line;
-          line["seq"] = row.seq;
-          line["time"] = FormatRfc3339(row.time_us);
-          line["actor_id"] = row.actor_id;
-          line["actor_role"] = row.actor_role;
-          line["source_ip"] = row.source_ip;
-          line["operation"] = row.operation;
-          line["customer_id"] = row.customer_id;
-          line["result"] = row.result;
-          line["details"] = row.details;
-          line["hash"] = Hex(row.hash);
-          out_ << json::serialize(line) << "\n";
+          out_ << json::serialize(http::AuditEntryJson(row)) << "\n";
         }
         if (page.next_cursor) err_ << "next_cursor: " << *page.next_cursor << "\n";
         return Status::Ok();
@@ -202,17 +182,7 @@ int AuditCommands::Alerts() {
         if (o.limit != 0) limit = o.limit;
         ASSIGN_OR_RETURN(service::AlertPage page, audit.Alerts(actor, o.open_only, cursor, limit));
         for (const store::AlertRow& row : page.items) {
-          json::object line;
-          line["id"] = row.id;
-          line["rule"] = row.rule;
-          line["actor_id"] = row.actor_id;
-          line["time"] = FormatRfc3339(row.time_us);
-          line["summary"] = row.summary;
-          if (row.acknowledged_at_us != 0) {
-            line["acknowledged_by"] = row.acknowledged_by;
-            line["acknowledged_at"] = FormatRfc3339(row.acknowledged_at_us);
-          }
-          out_ << json::serialize(line) << "\n";
+          out_ << json::serialize(http::AlertJson(row)) << "\n";
         }
         if (page.next_cursor) err_ << "next_cursor: " << *page.next_cursor << "\n";
         return Status::Ok();
@@ -228,12 +198,12 @@ int AuditCommands::Checkpoints() {
       json::object line;
       line["type"] = "checkpoint";
       line["seq"] = row.seq;
-      line["hash"] = Hex(row.hash);
+      line["hash"] = HexEncode(row.hash);
       line["time"] = FormatRfc3339(row.time_us);
       line["time_us"] = row.time_us;
       line["kind"] = row.kind;
       line["key_version"] = row.key_version;
-      line["mac"] = Hex(row.mac);
+      line["mac"] = HexEncode(row.mac);
       out_ << json::serialize(line) << "\n";
     }
     ASSIGN_OR_RETURN(std::optional<store::AuditHeadRow> head, audit.log().store().Head());
@@ -241,11 +211,11 @@ int AuditCommands::Checkpoints() {
       json::object line;
       line["type"] = "head";
       line["seq"] = head->seq;
-      line["hash"] = Hex(head->hash);
+      line["hash"] = HexEncode(head->hash);
       line["time"] = FormatRfc3339(head->time_us);
       line["time_us"] = head->time_us;
       line["key_version"] = head->key_version;
-      line["mac"] = Hex(head->mac);
+      line["mac"] = HexEncode(head->mac);
       out_ << json::serialize(line) << "\n";
     }
     return Status::Ok();

@@ -1,4 +1,5 @@
 #include "http/audit_routes.h"
+#include "common/encoding.h"
 
 #include <boost/json.hpp>
 #include <charconv>
@@ -11,16 +12,6 @@ namespace {
 
 constexpr size_t kCursorBytesMax = 512;
 
-std::string Hex(std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
 
 bool Digits(std::string_view text, size_t at, size_t count, int* out) {
   if (at + count > text.size()) return false;
@@ -100,45 +91,6 @@ json::value CursorJson(const std::optional<std::string>& cursor) {
   return nullptr;
 }
 
-json::object EntryJson(const store::AuditEntryRow& row) {
-  json::object out;
-  out["seq"] = row.seq;
-  out["time"] = FormatRfc3339(row.time_us);
-  out["actor_id"] = row.actor_id;
-  out["actor_role"] = row.actor_role;
-  out["source_ip"] = row.source_ip;
-  out["operation"] = row.operation;
-  out["customer_id"] = row.customer_id;
-  out["result"] = row.result;
-  boost::system::error_code error;
-  json::value details = json::parse(row.details, error);
-  if (error) {
-    out["details"] = row.details;  // stored text that is not JSON: shown as it is
-  } else {
-    out["details"] = std::move(details);
-  }
-  out["prev_hash"] = Hex(row.prev_hash);
-  out["hash"] = Hex(row.hash);
-  return out;
-}
-
-json::object AlertJson(const store::AlertRow& row) {
-  json::object out;
-  out["id"] = row.id;
-  out["rule"] = row.rule;
-  out["actor_id"] = row.actor_id;
-  out["time"] = FormatRfc3339(row.time_us);
-  out["summary"] = row.summary;
-  if (row.acknowledged_at_us != 0) {
-    out["acknowledged_by"] = row.acknowledged_by;
-    out["acknowledged_at"] = FormatRfc3339(row.acknowledged_at_us);
-  } else {
-    out["acknowledged_by"] = nullptr;
-    out["acknowledged_at"] = nullptr;
-  }
-  return out;
-}
-
 Response Entries(service::AuditService& audit, Request& request, const service::Actor& actor) {
   Result<service::AuditSearch> search = SearchFrom(request);
   if (!search.ok()) return ErrorResponse(search.status());
@@ -146,7 +98,7 @@ Response Entries(service::AuditService& audit, Request& request, const service::
   if (!page.ok()) return ErrorResponse(page.status());
   json::array items;
   items.reserve(page->items.size());
-  for (const store::AuditEntryRow& row : page->items) items.push_back(EntryJson(row));
+  for (const store::AuditEntryRow& row : page->items) items.push_back(AuditEntryJson(row));
   return JsonResponse(200, json::object{{"items", std::move(items)},
                                         {"next_cursor", CursorJson(page->next_cursor)}});
 }
@@ -226,6 +178,46 @@ Response AcknowledgeAlert(service::AuditService& audit, Request& request,
 }
 
 }  // namespace
+
+json::object AuditEntryJson(const store::AuditEntryRow& row) {
+  json::object out;
+  out["seq"] = row.seq;
+  out["time"] = FormatRfc3339(row.time_us);
+  out["actor_id"] = row.actor_id;
+  out["actor_role"] = row.actor_role;
+  out["source_ip"] = row.source_ip;
+  out["operation"] = row.operation;
+  out["customer_id"] = row.customer_id;
+  out["result"] = row.result;
+  boost::system::error_code error;
+  json::value details = json::parse(row.details, error);
+  if (error) {
+    out["details"] = row.details;  // stored text that is not JSON: shown as it is
+  } else {
+    out["details"] = std::move(details);
+  }
+  out["prev_hash"] = HexEncode(row.prev_hash);
+  out["hash"] = HexEncode(row.hash);
+  return out;
+}
+
+json::object AlertJson(const store::AlertRow& row) {
+  json::object out;
+  out["id"] = row.id;
+  out["rule"] = row.rule;
+  out["actor_id"] = row.actor_id;
+  out["time"] = FormatRfc3339(row.time_us);
+  out["summary"] = row.summary;
+  if (row.acknowledged_at_us != 0) {
+    out["acknowledged_by"] = row.acknowledged_by;
+    out["acknowledged_at"] = FormatRfc3339(row.acknowledged_at_us);
+  } else {
+    out["acknowledged_by"] = nullptr;
+    out["acknowledged_at"] = nullptr;
+  }
+  return out;
+}
+
 
 std::optional<int64_t> ParseRfc3339(std::string_view text) {
   // YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM)

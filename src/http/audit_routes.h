@@ -8,6 +8,7 @@
 // Role checks are the service's; handlers only parse and shape JSON.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -25,5 +26,9 @@ void RegisterAuditRoutes(Router& router, service::AuditService& audit, Authentic
 // since the epoch; nullopt for anything else (no leap seconds, 4-digit
 // years 0001..9999).
 std::optional<int64_t> ParseRfc3339(std::string_view text);
+
+// An audit entry and an alert as the API (and the CLI) print them.
+boost::json::object AuditEntryJson(const store::AuditEntryRow& row);
+boost::json::object AlertJson(const store::AlertRow& row);
 
 }  // namespace custvault::http

@@ -1,4 +1,5 @@
 #include "service/audit_service.h"
+#include "common/encoding.h"
 
 #include <boost/json/serialize.hpp>
 #include <charconv>
@@ -10,16 +11,6 @@
 namespace custvault::service {
 namespace {
 
-std::string Hex(std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
 
 Result<int64_t> DecodeSeqCursor(const std::optional<std::string>& cursor) {
   if (!cursor) return int64_t{0};
@@ -198,7 +189,7 @@ Result<AuditCsvExport> AuditService::ExportCsv(const Actor& actor, const AuditSe
         out.csv += CsvCell(*text);
       }
       out.csv += ',';
-      out.csv += Hex(row.hash);
+      out.csv += HexEncode(row.hash);
       out.csv += "\r\n";
       last_seq = row.seq;
     }
