@@ -4,16 +4,30 @@
 writes the ids it got back and the phones it sent, one a line, for the wrk
 scripts get.lua and search_phone.lua.
 
-Standard library only. The bearer token comes from CUSTVAULT_TOKEN.
+Standard library only. Accounts: with --credentials (the data directory's
+initial-credentials file, lines "username role one-time-password") it logs
+in as the initial admin and security officer, replaces their one-time
+passwords, creates an information manager through the maker-checker flow
+(admin: POST /api/v1/users; security officer: POST
+/api/v1/role-requests/{id}/approve), logs that account in (replacing its
+one-time password too) and seeds with its session. The session token is
+written to --token-out (mode 0600) for wrk. The server must run with
+CUSTVAULT_AUTH_TOTP_REQUIRED_ROLES="" (no TOTP): login cost is not what
+the benchmark measures. Without --credentials the token comes from
+CUSTVAULT_TOKEN.
 
-  CUSTVAULT_TOKEN=... seed.py --url http://127.0.0.1:PORT --customers 20000 \\
-      --ids-out ids.txt --phones-out phones.txt
+The session lives while it is used: idle timeout 15 min, absolute 8 h by
+default; scripts/bench's wrk runs follow the seeding within seconds.
+
+  seed.py --url http://127.0.0.1:PORT --credentials DATA/initial-credentials \\
+      --token-out token.txt --customers 20000 --ids-out ids.txt --phones-out phones.txt
 """
 import argparse
 import http.client
 import json
 import os
 import random
+import secrets
 import sys
 import threading
 import time
@@ -116,6 +130,84 @@ def worker(url, token, count, seed, results, lock, failures):
         results.append((ids, phones))
 
 
+def call(url, method, path, body, token=None):
+    """One JSON request on a fresh connection: (status, parsed body or {})."""
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    try:
+        conn.request(method, path, body=json.dumps(body).encode("utf-8"), headers=headers)
+        response = conn.getresponse()
+        payload = response.read(RESPONSE_BYTES_MAX)
+    finally:
+        conn.close()
+    try:
+        parsed_body = json.loads(payload) if payload else {}
+    except ValueError:
+        parsed_body = {}
+    return response.status, parsed_body
+
+
+def error_code(body):
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("code", "") if isinstance(error, dict) else ""
+
+
+def new_password():
+    # Upper, lower, digit and symbol, 28+ characters; never printed.
+    return "Bench-" + secrets.token_urlsafe(18) + "-9aZ"
+
+
+def first_login(url, username, one_time_password):
+    """Logs in with a one-time password, replaces it, logs in again: the
+    session token. Fails (SystemExit) with the status and error code only."""
+    status, body = call(url, "POST", "/api/v1/auth/login",
+                        {"username": username, "password": one_time_password})
+    if status != 200 or "token" not in body:
+        sys.exit(f"seed.py: login {username}: {status} {error_code(body)} "
+                 "(is CUSTVAULT_AUTH_TOTP_REQUIRED_ROLES empty?)")
+    password = new_password()
+    status, changed = call(url, "POST", "/api/v1/auth/password",
+                           {"old_password": one_time_password, "new_password": password},
+                           token=body["token"])
+    if status not in (200, 204):
+        sys.exit(f"seed.py: password change {username}: {status} {error_code(changed)}")
+    status, body = call(url, "POST", "/api/v1/auth/login",
+                        {"username": username, "password": password})
+    if status != 200 or "token" not in body:
+        sys.exit(f"seed.py: second login {username}: {status} {error_code(body)}")
+    return body["token"]
+
+
+def info_manager_token(url, credentials_path):
+    """The session of a fresh information manager, made through the
+    maker-checker flow by the initial admin and security officer."""
+    initial = {}
+    with open(credentials_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                username, _role, password = line.split()
+                initial[username] = password
+    for needed in ("admin", "security"):
+        if needed not in initial:
+            sys.exit(f"seed.py: no {needed} in {credentials_path}")
+    admin = first_login(url, "admin", initial["admin"])
+    security = first_login(url, "security", initial["security"])
+    status, created = call(url, "POST", "/api/v1/users",
+                           {"username": "bench.infomanager", "display_name": "Benchmark",
+                            "role": "info_manager"}, token=admin)
+    if status != 201:
+        sys.exit(f"seed.py: create user: {status} {error_code(created)}")
+    status, approved = call(url, "POST",
+                            "/api/v1/role-requests/%s/approve" % created["role_request_id"],
+                            {"comment": "benchmark"}, token=security)
+    if status != 200:
+        sys.exit(f"seed.py: approve: {status} {error_code(approved)}")
+    return first_login(url, "bench.infomanager", created["one_time_password"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
@@ -124,10 +216,22 @@ def main():
     parser.add_argument("--seed", type=int, default=1129)
     parser.add_argument("--ids-out", required=True)
     parser.add_argument("--phones-out", required=True)
+    parser.add_argument("--credentials", help="initial-credentials of a fresh data directory")
+    parser.add_argument("--token-out", help="where the information manager's token goes (0600)")
     args = parser.parse_args()
-    token = os.environ.get("CUSTVAULT_TOKEN", "")
+    if args.credentials:
+        login_start = time.monotonic()
+        token = info_manager_token(args.url, args.credentials)
+        login_seconds = time.monotonic() - login_start
+    else:
+        token = os.environ.get("CUSTVAULT_TOKEN", "")
+        login_seconds = 0.0
     if not token:
-        sys.exit("seed.py: set CUSTVAULT_TOKEN")
+        sys.exit("seed.py: give --credentials or set CUSTVAULT_TOKEN")
+    if args.token_out:
+        fd = os.open(args.token_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(token + "\n")
     if not 1 <= args.connections <= 256 or not 1 <= args.customers <= 10_000_000:
         sys.exit("seed.py: --connections 1..256, --customers 1..10000000")
 
@@ -151,6 +255,7 @@ def main():
         f.write("\n".join(phones) + "\n")
     print(json.dumps({"requested": args.customers, "created": len(ids), "seconds": round(seconds, 3),
                       "per_second": round(len(ids) / seconds, 1) if seconds > 0 else 0,
+                      "login_seconds": round(login_seconds, 3), "role": "info_manager",
                       "failures": failures}))
     return 0 if len(ids) == args.customers else 1
 
