@@ -82,7 +82,7 @@ class DaySteppingEnv final : public Env {
 
 struct Options {
   int64_t customers = 1'000'000;
-  int batch = 1000;
+  int batch = 5000;
   int64_t rows_per_call = 10'000;
   int seal_threads = 2;
   int64_t ids_per_day = 10'000;
