@@ -17,7 +17,7 @@ namespace {
 }  // namespace
 
 struct AuditCommands::Options {
-  std::string data_dir = "./data";
+  std::string data_dir = "./var";
   std::string actor, customer_id, operation, ip, from, to, cursor, output;
   int limit = 0;
   bool open_only = false;

@@ -201,7 +201,7 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "custvault 0.1.0");
 
-  std::string data_dir = "./data";
+  std::string data_dir = "./var";
   auto add_data_dir = [&data_dir](CLI::App* command) {
     command->add_option("--data-dir,-d", data_dir, "Data directory (config, keys, database)")
         ->capture_default_str();

@@ -49,7 +49,7 @@ class UserCommands {
   Result<service::Actor> SessionActor(service::AccountService& accounts);
 
   OpenAccountService open_;
-  std::string data_dir_ = "./data";
+  std::string data_dir_ = "./var";
   std::string session_file_;
   CLI::App* login_ = nullptr;
   CLI::App* user_ = nullptr;
