@@ -168,7 +168,8 @@ Result<CustomerView> CustomerService::Create(const Actor& actor,
 }
 
 Result<CustomerView> CustomerService::ToView(const Actor& actor,
-                                             const store::CustomerRecord& record) {
+                                             const store::CustomerRecord& record,
+                                             const std::set<std::string>* only) {
   CustomerView view;
   view.id = record.id;
   view.tags = record.tags;
@@ -177,6 +178,7 @@ Result<CustomerView> CustomerService::ToView(const Actor& actor,
   view.updated_at_us = record.updated_at_us;
   std::optional<crypto::SecretBytes> key;
   for (const auto& [field_key, stored] : record.fields) {
+    if (only != nullptr && only->count(field_key) == 0) continue;
     const catalog::FieldDef* field = catalog_.Find(field_key);
     // A field dropped from the catalog stays stored but is not shown.
     if (field == nullptr || field->mask == "never") continue;
@@ -339,7 +341,9 @@ Result<CustomerView> CustomerService::Update(const Actor& actor, const std::stri
   }
   WipeValues(values);
   // Masked before/after values of the changed fields (R-AUD-1).
-  ASSIGN_OR_RETURN(const CustomerView before, ToView(actor, current));
+  std::set<std::string> changed_keys;
+  for (const auto& [key, value] : changes) changed_keys.insert(key);
+  ASSIGN_OR_RETURN(const CustomerView before, ToView(actor, current, &changed_keys));
   RETURN_IF_ERROR(store_.UpdateCustomer(update));
   ASSIGN_OR_RETURN(store::CustomerRecord updated, store_.GetCustomer(id));
   ASSIGN_OR_RETURN(CustomerView after, ToView(actor, updated));

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -118,8 +119,10 @@ class CustomerService {
   // Encrypts validated values into a record with a fresh customer key.
   Result<store::CustomerRecord> SealNewRecord(const Actor& actor, const std::string& id,
                                               const std::map<std::string, std::string>& values);
-  // Decrypts and masks the fields the actor's role may see.
-  Result<CustomerView> ToView(const Actor& actor, const store::CustomerRecord& record);
+  // Decrypts and masks the fields the actor's role may see (only those in
+  // `only`, when given: the audit of an update needs just the changed ones).
+  Result<CustomerView> ToView(const Actor& actor, const store::CustomerRecord& record,
+                              const std::set<std::string>* only = nullptr);
   // Refuses (403, audited) fields the actor's role may not supply or change.
   // When creating, fields the role may change only with approval may be
   // supplied (there is no earlier value to protect).

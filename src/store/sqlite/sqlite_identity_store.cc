@@ -8,9 +8,9 @@ namespace custvault::store::sqlite {
 namespace {
 
 // ---- SQL: constants only; every value is a bound parameter ----
-#define ACCOUNT_COLUMNS                                                                     \
-  "id, username, display_name, role, status, password_hash, password_changed_at_us, "      \
-  "must_change_password, totp_secret, totp_pending, totp_last_step, failed_logins, "       \
+#define ACCOUNT_COLUMNS                                                               \
+  "id, username, display_name, role, status, password_hash, password_changed_at_us, " \
+  "must_change_password, totp_secret, totp_pending, totp_last_step, failed_logins, "  \
   "locked_until_us, last_review_at_us, last_login_at_us, created_at_us, ip_allowlist"
 
 constexpr char kInsertAccount[] =
@@ -55,6 +55,15 @@ constexpr char kConfirmTotp[] =
 constexpr char kSetAllowlist[] = "UPDATE accounts SET ip_allowlist = ?2 WHERE id = ?1";
 constexpr char kDisableAccount[] = "UPDATE accounts SET status = 'disabled' WHERE id = ?1";
 constexpr char kDeleteSessionsOfAccount[] = "DELETE FROM sessions WHERE account_id = ?1";
+// Ends every session of an account inside the caller's write transaction;
+// returns how many there were.
+Result<int64_t> DeleteSessions(Connection& writer, const std::string& account_id) {
+  ASSIGN_OR_RETURN(auto remove, writer.Prepare(kDeleteSessionsOfAccount, "end sessions"));
+  remove->BindText(1, account_id);
+  RETURN_IF_ERROR(remove->Run());
+  return writer.Changes();
+}
+
 constexpr char kInsertReview[] =
     "INSERT INTO account_reviews (account_id, reviewed_by, reviewed_at_us, comment) "
     "VALUES (?1, ?2, ?3, ?4)";
@@ -69,14 +78,14 @@ constexpr char kSelectSession[] =
 constexpr char kTouchSession[] = "UPDATE sessions SET last_seen_us = ?2 WHERE id = ?1";
 constexpr char kDeleteSession[] = "DELETE FROM sessions WHERE id = ?1";
 
-#define REQUEST_COLUMNS                                                                        \
-  "id, account_id, requested_role, requested_by, requested_at_us, status, decided_by, "       \
+#define REQUEST_COLUMNS                                                                 \
+  "id, account_id, requested_role, requested_by, requested_at_us, status, decided_by, " \
   "decided_at_us, comment"
-constexpr char kInsertRequest[] = "INSERT INTO role_requests (" REQUEST_COLUMNS
-                                  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+constexpr char kInsertRequest[] =
+    "INSERT INTO role_requests (" REQUEST_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 constexpr char kSelectRequest[] = "SELECT " REQUEST_COLUMNS " FROM role_requests WHERE id = ?1";
-constexpr char kListRequests[] = "SELECT " REQUEST_COLUMNS
-                                 " FROM role_requests ORDER BY requested_at_us DESC LIMIT ?1";
+constexpr char kListRequests[] =
+    "SELECT " REQUEST_COLUMNS " FROM role_requests ORDER BY requested_at_us DESC LIMIT ?1";
 constexpr char kListRequestsByStatus[] =
     "SELECT " REQUEST_COLUMNS
     " FROM role_requests WHERE status = ?1 ORDER BY requested_at_us DESC LIMIT ?2";
@@ -404,10 +413,7 @@ Result<int64_t> SqliteIdentityStore::DisableAccount(const std::string& account_i
     RETURN_IF_ERROR(RunChanging(
         writer, kDisableAccount, "disable account",
         [&](Statement& s) { s.BindText(1, account_id); }, "no such account"));
-    ASSIGN_OR_RETURN(auto remove, writer.Prepare(kDeleteSessionsOfAccount, "end sessions"));
-    remove->BindText(1, account_id);
-    RETURN_IF_ERROR(remove->Run());
-    ended = writer.Changes();
+    ASSIGN_OR_RETURN(ended, DeleteSessions(writer, account_id));
     return Status::Ok();
   }));
   return ended;
@@ -484,10 +490,7 @@ Status SqliteIdentityStore::DeleteSession(const std::string& session_id) {
 Result<int64_t> SqliteIdentityStore::DeleteSessionsOfAccount(const std::string& account_id) {
   int64_t ended = 0;
   RETURN_IF_ERROR(Write([&](Connection& writer) -> Status {
-    ASSIGN_OR_RETURN(auto remove, writer.Prepare(kDeleteSessionsOfAccount, "end sessions"));
-    remove->BindText(1, account_id);
-    RETURN_IF_ERROR(remove->Run());
-    ended = writer.Changes();
+    ASSIGN_OR_RETURN(ended, DeleteSessions(writer, account_id));
     return Status::Ok();
   }));
   return ended;
@@ -549,8 +552,8 @@ Result<std::vector<RoleRequestRecord>> SqliteIdentityStore::ListRoleRequests(
 }
 
 Status SqliteIdentityStore::DecideRoleRequest(const std::string& id, bool approve,
-                                              const std::string& decided_by,
-                                              int64_t decided_at_us, const std::string& comment) {
+                                              const std::string& decided_by, int64_t decided_at_us,
+                                              const std::string& comment) {
   RETURN_IF_ERROR(CheckText("comment", comment, kCommentBytesMax, true));
   return Write([&](Connection& writer) -> Status {
     RoleRequestRecord request;
