@@ -93,6 +93,36 @@ std::map<std::string, KeySpec> KeySpecs(Config& c) {
       IntKey{nullptr, &c.audit.reveals_window_minutes, 1, 10'080};
   keys["audit.new_ip_alert"] = BoolKey{&c.audit.new_ip_alert};
   keys["audit.alert_webhook_url"] = StringKey{&c.audit.alert_webhook_url, {}};
+  keys["tags.initial_rules_file"] = StringKey{&c.tags.initial_rules_file, {}};
+  keys["tags.reclassify_batch_size"] =
+      IntKey{nullptr, &c.tags.reclassify_batch_size, 100, 1'000'000};
+  keys["tags.approval_expiry_days"] = IntKey{nullptr, &c.tags.approval_expiry_days, 1, 365};
+  keys["jobs.enabled"] = BoolKey{&c.jobs.enabled};
+  keys["jobs.reclassify"] = StringKey{&c.jobs.reclassify, {}};
+  keys["jobs.backup_incremental"] = StringKey{&c.jobs.backup_incremental, {}};
+  keys["jobs.backup_full"] = StringKey{&c.jobs.backup_full, {}};
+  keys["jobs.restore_test"] = StringKey{&c.jobs.restore_test, {}};
+  keys["backup.local_dir"] = StringKey{&c.backup.local_dir, {}};
+  keys["backup.offsite_dir"] = StringKey{&c.backup.offsite_dir, {}};
+  keys["backup.keep_full"] = IntKey{nullptr, &c.backup.keep_full, 1, 1000};
+  keys["backup.shipping"] = BoolKey{&c.backup.shipping};
+  keys["backup.shipping_interval_ms"] =
+      IntKey{nullptr, &c.backup.shipping_interval_ms, 50, 60'000};
+  keys["backup.chunk_bytes"] = IntKey{nullptr, &c.backup.chunk_bytes, 4096, 64 << 20};
+  keys["backup.zstd_level"] = IntKey{nullptr, &c.backup.zstd_level, 1, 19};
+  keys["self_service.enabled"] = BoolKey{&c.self_service.enabled};
+  keys["self_service.code_ttl_seconds"] =
+      IntKey{nullptr, &c.self_service.code_ttl_seconds, 30, 3600};
+  keys["self_service.code_attempts_max"] =
+      IntKey{nullptr, &c.self_service.code_attempts_max, 1, 20};
+  keys["self_service.codes_per_customer_per_hour"] =
+      IntKey{nullptr, &c.self_service.codes_per_customer_per_hour, 1, 100};
+  keys["self_service.starts_per_ip_per_hour"] =
+      IntKey{nullptr, &c.self_service.starts_per_ip_per_hour, 1, 100'000};
+  keys["sms.gateway"] = StringKey{&c.sms.gateway, {"outbox", "http"}};
+  keys["sms.outbox_file"] = StringKey{&c.sms.outbox_file, {}};
+  keys["sms.url_template"] = StringKey{&c.sms.url_template, {}};
+  keys["sms.timeout_ms"] = IntKey{nullptr, &c.sms.timeout_ms, 100, 60'000};
   keys["log.level"] = StringKey{&c.log.level, {"trace", "debug", "info", "warn", "error"}};
   return keys;
 }
@@ -279,6 +309,37 @@ reveals_max = 20
 reveals_window_minutes = 10
 new_ip_alert = true
 alert_webhook_url = ""
+
+[tags]
+initial_rules_file = ""      # "" = the built-in rules (R-TAG-1); later changes need approval
+reclassify_batch_size = 10000
+approval_expiry_days = 14
+
+[jobs]
+enabled = true
+reclassify = "quarterly 02:00"          # first day of Jan, Apr, Jul, Oct
+backup_incremental = "daily 23:00"
+backup_full = "weekly sun 03:00"
+restore_test = "quarterly 04:00"
+
+[backup]
+local_dir = "backups"
+offsite_dir = ""             # a second location, e.g. a mounted remote file system
+keep_full = 4
+shipping = true              # continuous shipping of committed changes to offsite_dir
+shipping_interval_ms = 500
+
+[self_service]
+enabled = true
+code_ttl_seconds = 300
+code_attempts_max = 5
+codes_per_customer_per_hour = 5
+starts_per_ip_per_hour = 30
+
+[sms]
+gateway = "outbox"           # "outbox" (a file) or "http"
+outbox_file = "sms-outbox.jsonl"
+url_template = ""            # for "http": e.g. "https://sms.example/send?to={phone}&text={message}"
 
 [log]
 level = "info"

@@ -96,6 +96,57 @@ struct AuditConfig {
   std::string alert_webhook_url;  // optional http:// URL that receives each alert as JSON
 };
 
+// Tags and re-classification (R-TAG). The rules themselves are data in the
+// database (versioned, changed only through approval); this names the file
+// used to seed version 1, "" for the built-in defaults.
+struct TagsConfig {
+  std::string initial_rules_file;
+  int reclassify_batch_size = 10'000;  // customers per batch (memory stays flat)
+  int approval_expiry_days = 14;       // a pending approval expires after this
+};
+
+// The persistent scheduler (jobs/). Schedules: "daily HH:MM",
+// "weekly DAY HH:MM" (mon..sun), "quarterly HH:MM" (first day of Jan, Apr,
+// Jul, Oct), "off"; local time by general.utc_offset_seconds.
+struct JobsConfig {
+  bool enabled = true;  // false: nothing runs on a timer (CLI and API still can)
+  std::string reclassify = "quarterly 02:00";
+  std::string backup_incremental = "daily 23:00";
+  std::string backup_full = "weekly sun 03:00";
+  std::string restore_test = "quarterly 04:00";
+};
+
+// Backups (R-BAK). Paths are relative to the data directory unless absolute.
+struct BackupConfig {
+  std::string local_dir = "backups";  // archives written here first
+  std::string offsite_dir;            // second location (e.g. a mounted remote file system); "" = none
+  int keep_full = 4;                  // full backups kept (with their incrementals) per location
+  bool shipping = true;               // continuous shipping to offsite_dir when it is set
+  int shipping_interval_ms = 500;     // how often committed changes are shipped
+  int chunk_bytes = 4 << 20;          // plaintext bytes per encrypted chunk
+  int zstd_level = 3;
+};
+
+// Customer self-service (R-SELF-1).
+struct SelfServiceConfig {
+  bool enabled = true;
+  int code_ttl_seconds = 300;
+  int code_attempts_max = 5;
+  int codes_per_customer_per_hour = 5;
+  int starts_per_ip_per_hour = 30;
+};
+
+// The SMS gateway for one-time codes. "outbox": messages are appended to
+// the file outbox_file (relative to the data directory), for tests and for
+// deployments that relay it; "http": POST to url_template, where {phone}
+// and {message} are replaced (URL-encoded).
+struct SmsConfig {
+  std::string gateway = "outbox";
+  std::string outbox_file = "sms-outbox.jsonl";
+  std::string url_template;
+  int timeout_ms = 5'000;
+};
+
 struct LogConfig {
   std::string level = "info";  // trace | debug | info | warn | error
 };
@@ -110,6 +161,11 @@ struct Config {
   LimitsConfig limits;
   AuthConfig auth;
   AuditConfig audit;
+  TagsConfig tags;
+  JobsConfig jobs;
+  BackupConfig backup;
+  SelfServiceConfig self_service;
+  SmsConfig sms;
   LogConfig log;
 
   // Absolute path of a file named relative to the data directory.

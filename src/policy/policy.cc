@@ -67,13 +67,46 @@ constexpr std::array kOperationTable = {
     OperationRow{Operation::kRoleRequest, "role.request", {n, n, n, n, n, Y, n}},
     OperationRow{Operation::kRoleApprove, "role.approve", {n, n, n, n, Y, n, n}},
     OperationRow{Operation::kChannelManage, "channel.manage", {n, n, n, n, n, Y, n}},
-    OperationRow{Operation::kApprovalDecide, "approval.decide", {n, n, Y, n, n, n, n}},
+    OperationRow{Operation::kApprovalDecide, "approval.decide", {n, n, Y, n, Y, n, n}},
     OperationRow{Operation::kBackupRun, "backup.run", {n, n, n, n, n, Y, n}},
     OperationRow{Operation::kKeyManage, "key.manage", {n, n, n, n, Y, n, n}},
     OperationRow{Operation::kIncidentManage, "incident.manage", {n, n, n, n, Y, n, n}},
     OperationRow{Operation::kCatalogRead, "catalog.read", {Y, Y, Y, Y, Y, Y, n}},
     OperationRow{Operation::kSessionSelf, "session.self", {Y, Y, Y, Y, Y, Y, n}},
+    OperationRow{Operation::kBusinessRead, "business.read", {n, Y, Y, n, n, n, n}},
+    OperationRow{Operation::kBusinessWrite, "business.write", {n, Y, n, n, n, n, Y}},
+    OperationRow{Operation::kTagRequest, "tag.request", {n, Y, n, n, n, n, n}},
+    OperationRow{Operation::kTagReclassify, "tag.reclassify", {n, Y, n, n, n, n, n}},
+    OperationRow{Operation::kRulesRead, "rules.read", {n, Y, Y, Y, n, n, n}},
+    OperationRow{Operation::kRulesChange, "rules.change", {n, Y, n, n, n, n, n}},
+    OperationRow{Operation::kApprovalRead, "approval.read", {n, Y, Y, Y, Y, Y, n}},
+    OperationRow{Operation::kBackupRead, "backup.read", {n, n, n, Y, Y, Y, n}},
+    OperationRow{Operation::kBackupRestore, "backup.restore", {n, n, n, n, n, Y, n}},
+    OperationRow{Operation::kJobsRead, "jobs.read", {n, n, n, Y, Y, Y, n}},
 };
+
+// Who asks and who decides, per kind of approval.
+constexpr std::array kApprovalKindTable = {
+    ApprovalKindRule{ApprovalKind::kTagBatch, "tag_batch", Operation::kTagReclassify,
+                     Role::kDeptHead},
+    ApprovalKindRule{ApprovalKind::kTagChange, "tag_change", Operation::kTagRequest,
+                     Role::kDeptHead},
+    ApprovalKindRule{ApprovalKind::kSensitiveEdit, "sensitive_edit", Operation::kCustomerUpdate,
+                     Role::kDeptHead},
+    ApprovalKindRule{ApprovalKind::kRulesChange, "rules_change", Operation::kRulesChange,
+                     Role::kDeptHead},
+    ApprovalKindRule{ApprovalKind::kRoleGrant, "role_grant", Operation::kRoleRequest,
+                     Role::kSecurityOfficer},
+    ApprovalKindRule{ApprovalKind::kRestore, "restore", Operation::kBackupRestore,
+                     Role::kSecurityOfficer},
+};
+constexpr bool ApprovalKindsInEnumOrder() {
+  for (size_t i = 0; i < kApprovalKindTable.size(); ++i) {
+    if (static_cast<size_t>(kApprovalKindTable[i].kind) != i) return false;
+  }
+  return static_cast<size_t>(ApprovalKind::kRestore) + 1 == kApprovalKindTable.size();
+}
+static_assert(ApprovalKindsInEnumOrder(), "kApprovalKindTable rows must follow enum ApprovalKind");
 
 //                 entry clerk  info manager     dept head    auditor   security  sys admin channel
 constexpr std::array kFieldTable = {
@@ -91,7 +124,7 @@ constexpr bool OperationRowsInEnumOrder() {
   for (size_t i = 0; i < kOperationTable.size(); ++i) {
     if (static_cast<size_t>(kOperationTable[i].operation) != i) return false;
   }
-  return static_cast<size_t>(Operation::kSessionSelf) + 1 == kOperationTable.size();
+  return static_cast<size_t>(Operation::kJobsRead) + 1 == kOperationTable.size();
 }
 static_assert(OperationRowsInEnumOrder(), "kOperationTable rows must follow enum Operation");
 constexpr bool FieldRowsInEnumOrder() {
@@ -165,6 +198,26 @@ FieldEdit EditAccess(Role role, FieldClass field_class) {
   const size_t column = RoleIndex(role);
   if (row >= kFieldTable.size() || column >= kRoleCount) return FieldEdit::kNone;
   return kFieldTable[row].access[column].edit;
+}
+
+std::span<const ApprovalKindRule> ApprovalKindRules() { return kApprovalKindTable; }
+
+std::string_view ApprovalKindName(ApprovalKind kind) {
+  const size_t index = static_cast<size_t>(kind);
+  return index < kApprovalKindTable.size() ? kApprovalKindTable[index].name : "unknown";
+}
+
+std::optional<ApprovalKind> ParseApprovalKind(std::string_view name) {
+  for (const ApprovalKindRule& rule : kApprovalKindTable) {
+    if (rule.name == name) return rule.kind;
+  }
+  return std::nullopt;
+}
+
+Role ApproverRole(ApprovalKind kind) {
+  const size_t index = static_cast<size_t>(kind);
+  // An unknown kind gets a role that decides nothing else.
+  return index < kApprovalKindTable.size() ? kApprovalKindTable[index].approver : Role::kChannel;
 }
 
 bool IsAdminDuty(Role role) {

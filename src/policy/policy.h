@@ -49,7 +49,40 @@ enum class Operation {
   kIncidentManage,
   kCatalogRead,
   kSessionSelf,     // logout, change own password, enrol TOTP
+  kBusinessRead,    // list a customer's transactions, complaints, cooperation records
+  kBusinessWrite,   // add business records
+  kTagRequest,      // ask for a manual tag change (maker)
+  kTagReclassify,   // start a re-classification (dry run or approval batch)
+  kRulesRead,       // read the tag rules and their versions
+  kRulesChange,     // propose a new rules file (maker)
+  kApprovalRead,    // list approvals (the kinds this role requests or decides)
+  kBackupRead,      // list backups and restore-test records
+  kBackupRestore,   // ask for an online restore (maker)
+  kJobsRead,        // see the scheduler's jobs and their last runs
 };
+
+// The kinds of maker-checker approval (R-APR-1). Each kind names the
+// operation its requester needs and the one role that decides it; the
+// requester never decides their own request, whatever the role.
+enum class ApprovalKind {
+  kTagBatch,       // a re-classification's list of tag changes
+  kTagChange,      // one manual tag change
+  kSensitiveEdit,  // an information manager's edit of sensitive fields
+  kRulesChange,    // a new version of the tag rules file
+  kRoleGrant,      // a role grant or change (account service's role requests)
+  kRestore,        // an online restore through the API
+};
+struct ApprovalKindRule {
+  ApprovalKind kind;
+  std::string_view name;     // "tag_batch", "tag_change", ...
+  Operation requested_with;  // the operation a maker needs
+  Role approver;             // the one role that decides
+};
+std::span<const ApprovalKindRule> ApprovalKindRules();
+std::string_view ApprovalKindName(ApprovalKind kind);
+std::optional<ApprovalKind> ParseApprovalKind(std::string_view name);
+// The role that decides approvals of `kind`.
+Role ApproverRole(ApprovalKind kind);
 
 // How a role may read a field class. kMasked: the masked value; kReveal:
 // masked by default and plaintext through an explicit, audited reveal.

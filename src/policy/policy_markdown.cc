@@ -28,6 +28,14 @@ std::string PolicyMarkdownTables() {
     }
     out += "\n";
   }
+  out += "\nApprovals (maker-checker, R-APR-1): who asks and who decides. The requester\n"
+         "never decides their own request.\n\n| approval kind | requested with | decided by |\n"
+         "|---|---|---|\n";
+  for (const ApprovalKindRule& rule : ApprovalKindRules()) {
+    out += "| `" + std::string(rule.name) + "` | `" +
+           std::string(OperationName(rule.requested_with)) + "` | " +
+           std::string(service::RoleName(rule.approver)) + " |\n";
+  }
   return out;
 }
 

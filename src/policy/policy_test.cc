@@ -128,9 +128,12 @@ TEST(PolicyTest, RoleGrantsAreMakerCheckerBetweenSysAdminAndSecurityOfficer) {
   }
 }
 
-TEST(PolicyTest, ChannelMayOnlyCreateCustomersWithBasicFieldsAndReadsNothing) {
+// A channel system sends customers and their business records (a shop's
+// till sends transactions) and reads nothing back.
+TEST(PolicyTest, ChannelMayOnlyCreateCustomersAndBusinessRecordsAndReadsNothing) {
   for (Operation operation : AllOperations()) {
-    EXPECT_EQ(Allows(Role::kChannel, operation), operation == Operation::kCustomerCreate)
+    EXPECT_EQ(Allows(Role::kChannel, operation), operation == Operation::kCustomerCreate ||
+                                                     operation == Operation::kBusinessWrite)
         << OperationName(operation);
   }
   for (FieldClass field_class : AllFieldClasses()) {
@@ -138,6 +141,23 @@ TEST(PolicyTest, ChannelMayOnlyCreateCustomersWithBasicFieldsAndReadsNothing) {
   }
   EXPECT_EQ(EditAccess(Role::kChannel, FieldClass::kBasic), FieldEdit::kEdit);
   EXPECT_EQ(EditAccess(Role::kChannel, FieldClass::kSensitive), FieldEdit::kNone);
+}
+
+// R-APR-1: every kind of approval has one deciding role, and that role is
+// never the one that may ask for it, so no single role both asks and decides.
+TEST(PolicyTest, EveryApprovalKindIsDecidedByARoleThatCannotRequestIt) {
+  ASSERT_EQ(ApprovalKindRules().size(), 6u);
+  for (const ApprovalKindRule& rule : ApprovalKindRules()) {
+    EXPECT_TRUE(Allows(rule.approver, Operation::kApprovalDecide)) << rule.name;
+    EXPECT_FALSE(Allows(rule.approver, rule.requested_with)) << rule.name;
+    EXPECT_EQ(ParseApprovalKind(rule.name), rule.kind);
+    EXPECT_EQ(ApprovalKindName(rule.kind), rule.name);
+  }
+  EXPECT_EQ(ApproverRole(ApprovalKind::kTagBatch), Role::kDeptHead);
+  EXPECT_EQ(ApproverRole(ApprovalKind::kSensitiveEdit), Role::kDeptHead);
+  EXPECT_EQ(ApproverRole(ApprovalKind::kRoleGrant), Role::kSecurityOfficer);
+  EXPECT_EQ(ApproverRole(ApprovalKind::kRestore), Role::kSecurityOfficer);
+  EXPECT_FALSE(ParseApprovalKind("restore ").has_value());
 }
 
 TEST(PolicyTest, EveryStaffRoleManagesItsOwnSession) {

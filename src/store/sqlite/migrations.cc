@@ -119,7 +119,19 @@ CREATE TABLE channels (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2};
+// Migrations 3-6 are reserved, one per piece of work in progress, so they
+// can land in any order; each replaces its placeholder with its tables.
+// Migration 3: business records (transactions, complaints, cooperation).
+constexpr const char* kMigration3 = "SELECT 1; -- reserved: business records";
+// Migration 4: approvals, tag rules versions, tag history.
+constexpr const char* kMigration4 = "SELECT 1; -- reserved: approvals and tags";
+// Migration 5: customer self-service (challenges, rate limits).
+constexpr const char* kMigration5 = "SELECT 1; -- reserved: self-service";
+// Migration 6: the change journal that incremental backups and shipping read.
+constexpr const char* kMigration6 = "SELECT 1; -- reserved: backup change journal";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3,
+                                       kMigration4, kMigration5, kMigration6};
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 
 constexpr char kCreateVersionTable[] =
