@@ -15,7 +15,10 @@ constexpr std::string_view kOperations[] = {
     op::kAccountReview,  op::kRoleGrantRequest,   op::kApprovalDecide, op::kBackupRun,
     op::kBackupRestore,  op::kKeyRotate,          op::kConfigChange,   op::kAccessDenied,
     op::kAuditExport,    op::kAuditVerify,        op::kAlertAck,       op::kAuthTotpEnrol,
-    op::kAccountIpAllowlist, op::kChannelRegister};
+    op::kAccountIpAllowlist, op::kChannelRegister, op::kBusinessAdd, op::kBusinessList,
+    op::kTagReclassify, op::kTagApply, op::kRulesChange, op::kApprovalRequest, op::kApprovalExpire,
+    op::kSelfServiceStart, op::kSelfServiceVerify, op::kSelfServiceUpdate, op::kBackupShip,
+    op::kBackupVerify, op::kRestoreTest, op::kJobRun};
 
 constexpr std::string_view kResults[] = {result::kOk, result::kDenied, result::kFailed,
                                          result::kInvalid};

@@ -56,6 +56,23 @@ inline constexpr std::string_view kAlertAck = "alert.ack";
 inline constexpr std::string_view kAuthTotpEnrol = "auth.totp_enrol";
 inline constexpr std::string_view kAccountIpAllowlist = "account.ip_allowlist";
 inline constexpr std::string_view kChannelRegister = "channel.register";
+// Business records, tags, rules and approvals (R-TAG, R-APR).
+inline constexpr std::string_view kBusinessAdd = "business.add";
+inline constexpr std::string_view kBusinessList = "business.list";
+inline constexpr std::string_view kTagReclassify = "tag.reclassify";   // a run (dry or filed)
+inline constexpr std::string_view kTagApply = "tag.apply";             // tags changed on a customer
+inline constexpr std::string_view kRulesChange = "rules.change";       // a rules version filed/activated
+inline constexpr std::string_view kApprovalRequest = "approval.request";
+inline constexpr std::string_view kApprovalExpire = "approval.expire";
+// Customer self-service (R-SELF-1): no staff actor; the customer id is kept.
+inline constexpr std::string_view kSelfServiceStart = "self_service.start";
+inline constexpr std::string_view kSelfServiceVerify = "self_service.verify";
+inline constexpr std::string_view kSelfServiceUpdate = "self_service.update";
+// Backups and jobs (R-BAK).
+inline constexpr std::string_view kBackupShip = "backup.ship";
+inline constexpr std::string_view kBackupVerify = "backup.verify";
+inline constexpr std::string_view kRestoreTest = "backup.restore_test";
+inline constexpr std::string_view kJobRun = "job.run";
 }  // namespace op
 
 namespace result {
