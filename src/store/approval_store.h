@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/store.h"
 
 namespace custvault::store {
 
@@ -86,13 +87,15 @@ struct ApprovalItemRecord {
 
 struct ApprovalFilter {
   std::optional<std::string> status;
-  std::vector<std::string> kinds;        // empty: every kind
+  std::vector<std::string> kinds;           // empty: every kind
   std::optional<std::string> requested_by;  // only this maker's
+  std::optional<std::string> subject;       // only about this (e.g. a customer id)
 };
 
-struct ApprovalRecordPage {
-  std::vector<ApprovalRecord> items;
-  std::optional<std::string> next_cursor;
+// A place in the newest-first order (requested_at_us desc, id desc).
+struct ApprovalPosition {
+  int64_t requested_at_us = 0;
+  std::string id;
 };
 
 struct ApprovalItemPage {
@@ -111,10 +114,11 @@ class ApprovalStore {
   virtual Status AppendItems(const std::string& approval_id,
                              const std::vector<ApprovalItemRecord>& items) = 0;
   virtual Result<ApprovalRecord> GetApproval(const std::string& id) = 0;  // kNotFound
-  // Newest first (requested_at_us, id); `cursor` is opaque.
-  virtual Result<ApprovalRecordPage> ListApprovals(const ApprovalFilter& filter,
-                                                   const std::optional<std::string>& cursor,
-                                                   int limit) = 0;
+  // Newest first (requested_at_us desc, id desc), strictly after `after`
+  // in that order when given; at most `limit` (1..1000). Payloads are not
+  // read (empty in the result).
+  virtual Result<std::vector<ApprovalRecord>> ListApprovals(
+      const ApprovalFilter& filter, const std::optional<ApprovalPosition>& after, int limit) = 0;
   // Items with seq > after_seq, in seq order; only_chosen filters.
   virtual Result<ApprovalItemPage> ListItems(const std::string& approval_id, int64_t after_seq,
                                              int limit, bool only_chosen) = 0;
@@ -124,9 +128,7 @@ class ApprovalStore {
   virtual Result<std::vector<ApprovalRecord>> ListInStatus(const std::string& status,
                                                            int limit) = 0;
 
-  // Sets the status (and summary/payload if given) only if the approval is
-  // in `from` now; kConflict otherwise (someone else got there first).
-  // Used to finish a filing (filing -> pending).
+  // filing -> pending with its final summary; kConflict unless filing.
   virtual Status FinishFiling(const std::string& id, const std::string& summary) = 0;
   // pending -> `to` (applying | rejected | expired) with the decision
   // fields of `decision`, and for "applying" the chosen flags of the items
@@ -144,5 +146,9 @@ class ApprovalStore {
   // filing -> failed (a filing interrupted by a crash, or abandoned).
   virtual Status AbandonFiling(const std::string& id, const std::string& outcome) = 0;
 };
+
+// The ApprovalStore on the SQLite file of `store` (which must come from
+// OpenSqliteStore and outlive it), sharing its connections.
+Result<std::unique_ptr<ApprovalStore>> OpenSqliteApprovalStore(Store& store);
 
 }  // namespace custvault::store

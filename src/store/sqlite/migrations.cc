@@ -124,7 +124,61 @@ CREATE TABLE channels (
 // Migration 3: business records (transactions, complaints, cooperation).
 constexpr const char* kMigration3 = "SELECT 1; -- reserved: business records";
 // Migration 4: approvals, tag rules versions, tag history.
-constexpr const char* kMigration4 = "SELECT 1; -- reserved: approvals and tags";
+// One row per approval (every kind but role grants, which stay in
+// role_requests), its items (a tag batch: one per customer), and the tag
+// rules versions. Approvals and their items are never deleted (triggers
+// refuse it); the decision lives on the approval row, the chosen/applied
+// flags on the items. Payloads are opaque bytes of the kind's handler.
+constexpr const char* kMigration4 = R"sql(
+CREATE TABLE approvals (
+  id              TEXT    NOT NULL PRIMARY KEY,
+  kind            TEXT    NOT NULL,
+  status          TEXT    NOT NULL CHECK (status IN ('filing', 'pending', 'applying',
+                    'approved', 'partially_approved', 'rejected', 'expired', 'failed')),
+  requested_by    TEXT    NOT NULL,
+  requested_role  TEXT    NOT NULL,
+  requested_at_us INTEGER NOT NULL,
+  expires_at_us   INTEGER NOT NULL,
+  subject         TEXT    NOT NULL,
+  summary         TEXT    NOT NULL,
+  payload         BLOB    NOT NULL,
+  item_count      INTEGER NOT NULL,
+  decided_by      TEXT    NOT NULL,
+  decided_role    TEXT    NOT NULL,
+  decided_at_us   INTEGER NOT NULL,
+  comment         TEXT    NOT NULL,
+  items_chosen    INTEGER NOT NULL,
+  items_applied   INTEGER NOT NULL,
+  outcome         TEXT    NOT NULL
+);
+CREATE INDEX approvals_by_time ON approvals(requested_at_us, id);
+CREATE INDEX approvals_by_status ON approvals(status, expires_at_us);
+CREATE INDEX approvals_by_subject ON approvals(subject, status) WHERE subject <> '';
+CREATE TABLE approval_items (
+  approval_id TEXT    NOT NULL REFERENCES approvals(id),
+  seq         INTEGER NOT NULL,
+  customer_id TEXT    NOT NULL,
+  summary     TEXT    NOT NULL,
+  payload     BLOB    NOT NULL,
+  chosen      INTEGER NOT NULL,
+  applied     INTEGER NOT NULL,
+  PRIMARY KEY (approval_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER approvals_kept BEFORE DELETE ON approvals
+BEGIN SELECT RAISE(ABORT, 'approvals are kept'); END;
+CREATE TRIGGER approval_items_kept BEFORE DELETE ON approval_items
+BEGIN SELECT RAISE(ABORT, 'approval items are kept'); END;
+CREATE TABLE rules_versions (
+  version       INTEGER NOT NULL PRIMARY KEY,
+  text          TEXT    NOT NULL,
+  status        TEXT    NOT NULL CHECK (status IN ('proposed', 'active', 'superseded')),
+  created_by    TEXT    NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  approval_id   TEXT    NOT NULL,
+  activated_at_us INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX rules_versions_one_active ON rules_versions(status) WHERE status = 'active';
+)sql";
 // Migration 5: customer self-service (challenges, rate limits).
 constexpr const char* kMigration5 = "SELECT 1; -- reserved: self-service";
 // Migration 6: the change journal that incremental backups and shipping read.
