@@ -122,7 +122,54 @@ CREATE TABLE channels (
 // Migrations 3-6 are reserved, one per piece of work in progress, so they
 // can land in any order; each replaces its placeholder with its tables.
 // Migration 3: business records (transactions, complaints, cooperation).
-constexpr const char* kMigration3 = "SELECT 1; -- reserved: business records";
+// Amounts, times, channel, status and kind are plain columns so the tag
+// re-classification can aggregate them in SQL; summaries are envelopes
+// sealed with the customer's data key. The (customer_id, occurred_at_us,
+// amount_fen) and (customer_id, status) indexes cover the totals queries
+// (no table lookups). Rows go with their customer (ON DELETE CASCADE).
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE business_transactions (
+  id             INTEGER PRIMARY KEY,
+  customer_id    TEXT    NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+  occurred_at_us INTEGER NOT NULL,
+  amount_fen     INTEGER NOT NULL
+                 CHECK (amount_fen <> 0 AND amount_fen BETWEEN -10000000000000 AND 10000000000000),
+  channel        TEXT    NOT NULL,
+  reference      TEXT    NOT NULL,
+  created_by     TEXT    NOT NULL,
+  created_at_us  INTEGER NOT NULL
+);
+CREATE INDEX business_transactions_totals
+  ON business_transactions(customer_id, occurred_at_us, amount_fen);
+CREATE UNIQUE INDEX business_transactions_reference
+  ON business_transactions(channel, reference) WHERE reference <> '';
+CREATE TABLE business_complaints (
+  id            TEXT    NOT NULL PRIMARY KEY,
+  customer_id   TEXT    NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+  opened_at_us  INTEGER NOT NULL,
+  closed_at_us  INTEGER,
+  status        TEXT    NOT NULL CHECK (status IN ('open', 'closed')),
+  summary       BLOB    NOT NULL,
+  created_by    TEXT    NOT NULL,
+  created_at_us INTEGER NOT NULL,
+  closed_by     TEXT    NOT NULL,
+  CHECK ((status = 'open') = (closed_at_us IS NULL)),
+  CHECK (closed_at_us IS NULL OR closed_at_us >= opened_at_us)
+);
+CREATE INDEX business_complaints_by_status ON business_complaints(customer_id, status);
+CREATE INDEX business_complaints_by_time ON business_complaints(customer_id, opened_at_us);
+CREATE TABLE business_cooperation (
+  id            TEXT    NOT NULL PRIMARY KEY,
+  customer_id   TEXT    NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+  started_at_us INTEGER NOT NULL,
+  ended_at_us   INTEGER CHECK (ended_at_us IS NULL OR ended_at_us >= started_at_us),
+  kind          TEXT    NOT NULL,
+  summary       BLOB    NOT NULL,
+  created_by    TEXT    NOT NULL,
+  created_at_us INTEGER NOT NULL
+);
+CREATE INDEX business_cooperation_by_customer ON business_cooperation(customer_id, started_at_us);
+)sql";
 // Migration 4: approvals, tag rules versions, tag history.
 // One row per approval (every kind but role grants, which stay in
 // role_requests), its items (a tag batch: one per customer), and the tag
