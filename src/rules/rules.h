@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "rules/expression.h"
 
 namespace custvault::rules {
 
@@ -33,6 +34,15 @@ using Tags = std::map<std::string, std::string>;
 
 class RuleSet {
  public:
+  // Limits (docs/rules.md). Condition texts have their own (expression.h).
+  static constexpr size_t kTextBytesMax = 64 * 1024;
+  static constexpr size_t kDimensionsMax = 32;
+  static constexpr size_t kRulesPerDimensionMax = 64;
+  static constexpr int kWindowDaysMax = 3660;
+  static constexpr size_t kNameBytesMax = 32;  // dimension names and tag values
+  static constexpr size_t kDescriptionBytesMax = 512;
+  static constexpr int kFormat = 1;
+
   // Parses and checks a rules file. Errors (kInvalidArgument) name the
   // dimension/rule and what is wrong; unknown keys and metrics are refused.
   static Result<RuleSet> Parse(std::string_view toml_text);
@@ -46,6 +56,22 @@ class RuleSet {
   Tags Classify(const CustomerMetrics& metrics) const;
 
   // (Implementation-defined members follow.)
+ private:
+  struct Rule {
+    std::string value;
+    Expression when;
+  };
+  struct Dimension {
+    std::string name;
+    std::string default_value;
+    std::vector<Rule> rules;
+  };
+
+  RuleSet() = default;
+
+  int window_days_ = 0;
+  std::vector<std::string> dimension_names_;
+  std::vector<Dimension> dimensions_;
 };
 
 // The built-in rules of R-TAG-1 (data/rules.toml, compiled in).
