@@ -134,6 +134,14 @@ json::object RestoreTestStatusJson(const RestoreTestStatus& status) {
   return out;
 }
 
+std::vector<std::string> RestoreTestDirectories(const Config& config) {
+  std::vector<std::string> directories = {config.DataPath(config.backup.local_dir)};
+  if (!config.backup.offsite_dir.empty()) {
+    directories.push_back(config.DataPath(config.backup.offsite_dir));
+  }
+  return directories;
+}
+
 RestoreTestLog::RestoreTestLog(Env* env, std::vector<std::string> directories)
     : env_(env), directories_(std::move(directories)) {}
 

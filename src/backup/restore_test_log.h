@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "common/env.h"
 #include "common/status.h"
 
@@ -102,6 +103,11 @@ class RestoreTestLog {
   const std::vector<std::string> directories_;
   std::mutex append_mutex_;
 };
+
+// The directories restore-test records go to for a config: the local
+// backup directory, then the off-site one when set (both resolved against
+// the data directory when relative).
+std::vector<std::string> RestoreTestDirectories(const Config& config);
 
 // The status as JSON: {"overdue":..,"overdue_after_days":92,
 // "days_since_last_pass":..,"last_passed_at":..,"last":{..}}.
