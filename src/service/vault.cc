@@ -157,6 +157,7 @@ Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
 Vault::~Vault() {
   // The services go first (they use the audit log and the stores); then the
   // audit log closes with a shutdown checkpoint.
+  business_.reset();
   customers_.reset();
   accounts_.reset();
   if (audit_) audit_->log().Close().IgnoreError();
@@ -196,6 +197,10 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   vault->customers_ =
       std::make_unique<CustomerService>(env, config, *vault->catalog_, *vault->keyring_,
                                         *vault->store_, *vault->accounts_, *vault->audit_);
+  ASSIGN_OR_RETURN(vault->business_store_, store::OpenSqliteBusinessStore(*vault->store_));
+  vault->business_ = std::make_unique<BusinessService>(env, config, *vault->keyring_,
+                                                       *vault->store_, *vault->business_store_,
+                                                       *vault->accounts_, *vault->audit_);
   return vault;
 }
 

@@ -21,7 +21,9 @@
 #include "service/account_service.h"
 #include "service/actor.h"
 #include "service/audit_service.h"
+#include "service/business_service.h"
 #include "service/customer_service.h"
+#include "store/business_store.h"
 #include "store/identity_store.h"
 #include "store/store.h"
 
@@ -67,6 +69,8 @@ class Vault {
   CustomerService& customers() { return *customers_; }
   AccountService& accounts() { return *accounts_; }
   AuditService& audit() { return *audit_; }
+  BusinessService& business() { return *business_; }
+  store::BusinessStore& business_store() { return *business_store_; }
   const crypto::Keyring& keyring() const { return *keyring_; }
 
   // Called after a password change: removes initial-credentials once all
@@ -85,6 +89,8 @@ class Vault {
   std::unique_ptr<AuditEventSink> audit_sink_;
   std::unique_ptr<AccountService> accounts_;
   std::unique_ptr<CustomerService> customers_;
+  std::unique_ptr<store::BusinessStore> business_store_;
+  std::unique_ptr<BusinessService> business_;
 };
 
 }  // namespace custvault::service
