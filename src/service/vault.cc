@@ -4,12 +4,16 @@
 
 #include "audit/entry.h"
 #include "common/encoding.h"
+#include "store/shred_ledger.h"
 
 namespace custvault::service {
 namespace {
 
 // Domain keys every data directory has (wrapped by the master key).
-constexpr const char* kDomainKeyPurposes[] = {"customer-kek", "blind-index", "audit"};
+// "backup" seals each backup archive's key and MACs its manifest
+// (docs/formats/backup-archive.md); a directory made before backups existed
+// gains it at its next open.
+constexpr const char* kDomainKeyPurposes[] = {"customer-kek", "blind-index", "audit", "backup"};
 
 crypto::CryptoProfile ProfileOf(const Config& config) {
   return config.crypto.profile == "gm" ? crypto::CryptoProfile::kGm
@@ -39,11 +43,14 @@ Result<std::unique_ptr<catalog::Catalog>> LoadCatalog(Env* env, const Config& co
   return std::make_unique<catalog::Catalog>(std::move(catalog));
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
+Result<std::unique_ptr<store::Store>> OpenStore(Env* env, const Config& config) {
   store::SqliteOptions options;
   options.path = config.DataPath(config.storage.sqlite_file);
   options.readers = config.storage.sqlite_readers;
   options.busy_timeout_ms = config.storage.busy_timeout_ms;
+  options.env = env;
+  // Beside the master key: the shred ledger outlives the database (R-CRY-5).
+  options.shred_ledger_path = config.DataPath(store::kShredLedgerFileName);
   ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::OpenSqliteStore(options));
   RETURN_IF_ERROR(store->Migrate());
   return store;
@@ -123,7 +130,7 @@ Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
   ASSIGN_OR_RETURN(std::unique_ptr<crypto::Keyring> keyring,
                    crypto::Keyring::Open(env, config.DataPath(config.crypto.master_key_file),
                                          ProfileOf(config), /*create_if_missing=*/true));
-  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, OpenStore(config));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, OpenStore(env, config));
   RETURN_IF_ERROR(LoadDomainKeys(env, *keyring, *store));
   ASSIGN_OR_RETURN(std::unique_ptr<store::IdentityStore> identity,
                    store::OpenSqliteIdentityStore(*store));
@@ -177,7 +184,7 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   ASSIGN_OR_RETURN(vault->keyring_,
                    crypto::Keyring::Open(env, config.DataPath(config.crypto.master_key_file),
                                          ProfileOf(config), /*create_if_missing=*/false));
-  ASSIGN_OR_RETURN(vault->store_, OpenStore(config));
+  ASSIGN_OR_RETURN(vault->store_, OpenStore(env, config));
   RETURN_IF_ERROR(LoadDomainKeys(env, *vault->keyring_, *vault->store_));
   ASSIGN_OR_RETURN(vault->identity_store_, store::OpenSqliteIdentityStore(*vault->store_));
   ASSIGN_OR_RETURN(vault->audit_, AuditService::Open(env, config, vault->keyring_.get()));

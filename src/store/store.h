@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
 
 namespace custvault::store {
@@ -114,7 +115,10 @@ class Store {
   // kInvalidArgument if a field or tag is both set and removed.
   virtual Status UpdateCustomer(const CustomerUpdate& update) = 0;
   // Crypto-shredding: removes the wrapped key, every field, index and tag,
-  // in one transaction; kNotFound if absent.
+  // in one transaction; kNotFound if absent. The same transaction records
+  // the id and time in the shred ledger (R-CRY-5: a restore of an older
+  // backup shreds the customer again), which is also appended to the
+  // ledger file when SqliteOptions::shred_ledger_path is set.
   virtual Status DeleteCustomer(const std::string& id) = 0;
   virtual Result<int64_t> CountCustomers() = 0;
 };
@@ -125,6 +129,11 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;         // SQLite busy handler and writer-lock wait
   int reader_wait_timeout_ms = 2000;  // wait for a free reader, then kUnavailable
   bool migrate_on_open = true;        // apply missing migrations when opening
+  // Clock of the change journal and the shred ledger (nullptr: Env::Default()).
+  Env* env = nullptr;
+  // Where DeleteCustomer also appends the shredded id (the shred ledger kept
+  // beside the master key, store/shred_ledger.h); "" for none.
+  std::string shred_ledger_path;
 };
 
 // Opens (creating if missing, mode 0600) an SQLite database in WAL mode with

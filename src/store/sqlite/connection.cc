@@ -31,8 +31,8 @@ Status SqliteError(int code, sqlite3* db, std::string_view what) {
   }
 }
 
-Statement::Statement(sqlite3_stmt* stmt, sqlite3* db, std::string_view what)
-    : stmt_(stmt), db_(db), what_(what) {}
+Statement::Statement(sqlite3_stmt* stmt, Connection* connection, std::string_view what)
+    : stmt_(stmt), connection_(connection), db_(connection->handle()), what_(what) {}
 
 Statement::~Statement() {
   // reset returns the error of the last step, already reported by Step.
@@ -64,7 +64,15 @@ void Statement::BindInt64(int index, int64_t value) {
   if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
 }
 
-Result<bool> Statement::Step() {
+bool Statement::NeedsJournaledTransaction() const {
+  // COMMIT, SAVEPOINT and RELEASE count as read-only for SQLite, so they
+  // never land here; BEGIN IMMEDIATE does not, and Transaction::Begin steps
+  // it past this check.
+  return connection_->write_journal() != nullptr && !connection_->InTransaction() &&
+         sqlite3_stmt_readonly(stmt_) == 0;
+}
+
+Result<bool> Statement::StepUnchecked() {
   if (bind_error_ != 0) return SqliteError(bind_error_, nullptr, what_);
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -72,7 +80,26 @@ Result<bool> Statement::Step() {
   return SqliteError(rc, db_, what_);
 }
 
+Result<bool> Statement::Step() {
+  if (NeedsJournaledTransaction()) {
+    return Internal(std::string(what_) +
+                    ": a write on the journaled connection outside a transaction "
+                    "(wrap it in a Transaction so its change is journaled)");
+  }
+  return StepUnchecked();
+}
+
 Status Statement::Run() {
+  if (NeedsJournaledTransaction()) {
+    // The implicit transaction SQLite would open, made explicit so the
+    // change journal sees it.
+    Transaction transaction(*connection_);
+    RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
+    ASSIGN_OR_RETURN(const bool has_row, StepUnchecked());
+    if (has_row) return Internal(std::string(what_) + ": statement returned a row");
+    sqlite3_reset(stmt_);  // a finished statement must not hold the commit back
+    return transaction.Commit();
+  }
   ASSIGN_OR_RETURN(const bool has_row, Step());
   if (has_row) return Internal(std::string(what_) + ": statement returned a row");
   return Status::Ok();
@@ -141,17 +168,23 @@ Result<std::unique_ptr<Statement>> Connection::Prepare(const char* sql, std::str
   // A statement still mid-step would mean two users of one statement at
   // once: a bug in this layer, not an input error.
   assert(!sqlite3_stmt_busy(it->second) && "cached statement used twice at once");
-  return std::make_unique<Statement>(it->second, db_, what);
+  return std::make_unique<Statement>(it->second, this, what);
 }
 
 int64_t Connection::Changes() const { return sqlite3_changes64(db_); }
 
 bool Connection::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 
+void Connection::SetWriteJournal(std::unique_ptr<WriteJournal> journal) {
+  assert(!InTransaction() && "write journal changed inside a transaction");
+  write_journal_ = std::move(journal);
+}
+
 Transaction::~Transaction() {
   // Some errors (disk full, I/O) end the transaction inside SQLite already;
   // roll back only what is still open.
   if (open_ && connection_.InTransaction()) connection_.Exec("ROLLBACK", "rollback").IgnoreError();
+  if (journal_ != nullptr) journal_->Abandon();
 }
 
 namespace {
@@ -161,18 +194,30 @@ constexpr char kCommit[] = "COMMIT";
 }  // namespace
 
 Status Transaction::Begin(Kind kind) {
-  ASSIGN_OR_RETURN(auto begin,
-                   connection_.Prepare(kind == Kind::kWrite ? kBeginImmediate : kBeginDeferred,
-                                       "begin transaction"));
-  RETURN_IF_ERROR(begin->Run());
+  {
+    ASSIGN_OR_RETURN(auto begin,
+                     connection_.Prepare(kind == Kind::kWrite ? kBeginImmediate : kBeginDeferred,
+                                         "begin transaction"));
+    // Not Run(): SQLite counts BEGIN IMMEDIATE as a write, which Run would
+    // wrap in a transaction of its own.
+    ASSIGN_OR_RETURN(const bool has_row, begin->StepUnchecked());
+    if (has_row) return Internal("begin transaction returned a row");
+  }
   open_ = true;
+  if (kind == Kind::kWrite && connection_.write_journal() != nullptr) {
+    journal_ = connection_.write_journal();
+    // On failure the destructor rolls back and abandons the recording.
+    RETURN_IF_ERROR(journal_->Start(connection_));
+  }
   return Status::Ok();
 }
 
 Status Transaction::Commit() {
+  if (journal_ != nullptr) RETURN_IF_ERROR(journal_->BeforeCommit(connection_));
   ASSIGN_OR_RETURN(auto commit, connection_.Prepare(kCommit, "commit"));
   RETURN_IF_ERROR(commit->Run());
   open_ = false;
+  journal_ = nullptr;  // committed: BeforeCommit already handed the changes over
   return Status::Ok();
 }
 

@@ -26,12 +26,39 @@ namespace custvault::store::sqlite {
 // columns, never bound values).
 Status SqliteError(int code, sqlite3* db, std::string_view what);
 
+class Connection;
+
+// Records what each write transaction on a connection changed, inside that
+// transaction (the change journal that incremental backups and shipping
+// read: store/sqlite/change_journal.h). Installed on the writer connection
+// only; Transaction calls it, so every write transaction of the writer,
+// whichever store runs it, goes through these three calls.
+class WriteJournal {
+ public:
+  virtual ~WriteJournal() = default;
+  // Right after BEGIN IMMEDIATE: start recording.
+  virtual Status Start(Connection& connection) = 0;
+  // Right before COMMIT, still inside the transaction: store what changed
+  // (an error makes the transaction roll back).
+  virtual Status BeforeCommit(Connection& connection) = 0;
+  // The transaction ended without BeforeCommit succeeding and COMMIT
+  // following it (rolled back, or the commit failed): forget what was recorded.
+  virtual void Abandon() = 0;
+};
+
 // A prepared statement borrowed from a Connection's cache. Bound text and
 // blobs are NOT copied (SQLITE_STATIC): the bytes must stay alive until the
 // Statement is destroyed. Destruction resets it and clears its bindings.
+//
+// On a connection with a WriteJournal, a statement that writes must run
+// inside a Transaction, so that its change is journaled in the same commit:
+// Run() of a writing statement outside one opens a write Transaction around
+// itself (an implicit transaction, as SQLite's autocommit would be, but
+// journaled); Step() of a writing statement outside one (a write returning
+// rows) is refused with kInternal.
 class Statement {
  public:
-  Statement(sqlite3_stmt* stmt, sqlite3* db, std::string_view what);
+  Statement(sqlite3_stmt* stmt, Connection* connection, std::string_view what);
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -54,7 +81,13 @@ class Statement {
   std::string_view ColumnView(int column) const;  // valid until the next Step
 
  private:
+  friend class Transaction;  // BEGIN IMMEDIATE counts as a write for SQLite
+  // A writing statement on a journaled connection outside a transaction.
+  bool NeedsJournaledTransaction() const;
+  Result<bool> StepUnchecked();
+
   sqlite3_stmt* stmt_;
+  Connection* connection_;
   sqlite3* db_;
   std::string_view what_;
   int bind_error_ = 0;
@@ -89,14 +122,25 @@ class Connection {
   bool InTransaction() const;
   sqlite3* handle() { return db_; }
 
+  // Installs (or, with nullptr, removes) the journal every write
+  // Transaction on this connection reports to. Only between transactions.
+  void SetWriteJournal(std::unique_ptr<WriteJournal> journal);
+  WriteJournal* write_journal() { return write_journal_.get(); }
+
  private:
   explicit Connection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<const char*, sqlite3_stmt*> statements_;
+  std::unique_ptr<WriteJournal> write_journal_;
 };
 
 // A transaction on a Connection: BEGIN IMMEDIATE (writer) or BEGIN (reader)
-// on Begin, ROLLBACK on destruction unless Commit succeeded.
+// on Begin, ROLLBACK on destruction unless Commit succeeded. A write
+// transaction on a connection with a WriteJournal starts it after BEGIN and
+// lets it store the changes just before COMMIT (same transaction: a commit
+// and its journal row are one). This is the only place the writer begins
+// and commits: group commit, bulk insert, the identity store and
+// migrations all come through here.
 class Transaction {
  public:
   enum class Kind { kRead, kWrite };
@@ -111,6 +155,7 @@ class Transaction {
  private:
   Connection& connection_;
   bool open_ = false;
+  WriteJournal* journal_ = nullptr;  // set while a journaled write transaction is open
 };
 
 }  // namespace custvault::store::sqlite

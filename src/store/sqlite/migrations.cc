@@ -228,8 +228,61 @@ CREATE UNIQUE INDEX rules_versions_one_active ON rules_versions(status) WHERE st
 )sql";
 // Migration 5: customer self-service (challenges, rate limits).
 constexpr const char* kMigration5 = "SELECT 1; -- reserved: self-service";
-// Migration 6: the change journal that incremental backups and shipping read.
-constexpr const char* kMigration6 = "SELECT 1; -- reserved: backup change journal";
+// Migration 6: backups (R-BAK-1..3, R-CRY-5). change_journal holds each
+// write transaction's session patchset, split into one row per customer
+// whose data it carries (so a customer's delete can blank that customer's
+// rows: R-CRY-5) plus one row for the rest, written in that transaction
+// (store/sqlite/change_journal.h); AUTOINCREMENT so a seq is never reused
+// after the journal is pruned empty. shredded_customers is the shred ledger
+// (an id and when it was deleted: ids are random, nothing personal), which
+// a restore uses to shred customers deleted after its restore point.
+// backup_state keeps this vault's backup and shipping cursors (not
+// journaled). password_history and account_reviews had no declared primary
+// key, which the session extension needs to journal a table: they are
+// rebuilt with one (the old rowid becomes the id, so order and rows stay).
+constexpr const char* kMigration6 = R"sql(
+CREATE TABLE change_journal (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  committed_at_us INTEGER NOT NULL,
+  customer_id     TEXT    NOT NULL,
+  changeset       BLOB    NOT NULL
+);
+CREATE INDEX change_journal_by_customer ON change_journal(customer_id) WHERE customer_id <> '';
+CREATE TABLE shredded_customers (
+  customer_id   TEXT    NOT NULL,
+  deleted_at_us INTEGER NOT NULL,
+  PRIMARY KEY (customer_id, deleted_at_us)
+) WITHOUT ROWID;
+CREATE TABLE backup_state (
+  name          TEXT    NOT NULL PRIMARY KEY,
+  value         INTEGER NOT NULL,
+  updated_at_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE password_history_rebuilt (
+  id            INTEGER PRIMARY KEY,
+  account_id    TEXT    NOT NULL REFERENCES accounts(id),
+  hash          TEXT    NOT NULL,
+  changed_at_us INTEGER NOT NULL
+);
+INSERT INTO password_history_rebuilt (id, account_id, hash, changed_at_us)
+  SELECT rowid, account_id, hash, changed_at_us FROM password_history ORDER BY rowid;
+DROP TABLE password_history;
+ALTER TABLE password_history_rebuilt RENAME TO password_history;
+CREATE INDEX password_history_by_account ON password_history(account_id, changed_at_us);
+CREATE TABLE account_reviews_rebuilt (
+  id             INTEGER PRIMARY KEY,
+  account_id     TEXT    NOT NULL REFERENCES accounts(id),
+  reviewed_by    TEXT    NOT NULL,
+  reviewed_at_us INTEGER NOT NULL,
+  comment        TEXT    NOT NULL
+);
+INSERT INTO account_reviews_rebuilt (id, account_id, reviewed_by, reviewed_at_us, comment)
+  SELECT rowid, account_id, reviewed_by, reviewed_at_us, comment FROM account_reviews
+  ORDER BY rowid;
+DROP TABLE account_reviews;
+ALTER TABLE account_reviews_rebuilt RENAME TO account_reviews;
+CREATE INDEX account_reviews_by_account ON account_reviews(account_id, reviewed_at_us);
+)sql";
 
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3,
                                        kMigration4, kMigration5, kMigration6};
@@ -268,13 +321,15 @@ Status CheckSchemaNotNewer(Connection& connection) {
   return Status::Ok();
 }
 
-Status ApplyMigrations(Connection& writer) {
+Status ApplyMigrations(Connection& writer, int up_to_version) {
+  if (up_to_version < 0 || up_to_version > LatestSchemaVersion())
+    return InvalidArgument("no such schema version");
   Transaction transaction(writer);
   RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
   RETURN_IF_ERROR(writer.Exec(kCreateVersionTable, "create schema_version"));
   ASSIGN_OR_RETURN(const int current, ReadSchemaVersion(writer));
   if (current > LatestSchemaVersion()) return CheckSchemaNotNewer(writer);
-  for (int version = current + 1; version <= LatestSchemaVersion(); ++version) {
+  for (int version = current + 1; version <= up_to_version; ++version) {
     RETURN_IF_ERROR(
         writer.Exec(kMigrations[version - 1], "apply migration " + std::to_string(version)));
     ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertVersion, "record schema version"));

@@ -23,7 +23,8 @@ Result<int> ReadSchemaVersion(Connection& connection);
 // kInternal with a clear message if the database is newer than this code.
 Status CheckSchemaNotNewer(Connection& connection);
 
-// Applies every missing migration; needs the writer connection.
-Status ApplyMigrations(Connection& writer);
+// Applies every missing migration up to `up_to_version` (tests pass a
+// lower one to build an older schema); needs the writer connection.
+Status ApplyMigrations(Connection& writer, int up_to_version = LatestSchemaVersion());
 
 }  // namespace custvault::store::sqlite

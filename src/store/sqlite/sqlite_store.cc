@@ -14,6 +14,8 @@
 
 #include "store/cursor.h"
 #include "store/fields_blob.h"
+#include "store/shred_ledger.h"
+#include "store/sqlite/change_journal.h"
 #include "store/sqlite/migrations.h"
 
 namespace custvault::store::sqlite {
@@ -90,6 +92,10 @@ constexpr char kDeleteCustomerKey[] = "DELETE FROM customer_keys WHERE customer_
 constexpr char kDeleteBlindIndexes[] = "DELETE FROM blind_index WHERE customer_id = ?1";
 constexpr char kDeleteTags[] = "DELETE FROM customer_tags WHERE customer_id = ?1";
 constexpr char kDeleteCustomer[] = "DELETE FROM customers WHERE id = ?1";
+constexpr char kInsertShredded[] =
+    "INSERT OR IGNORE INTO shredded_customers (customer_id, deleted_at_us) VALUES (?1, ?2)";
+constexpr char kSelectShredded[] =
+    "SELECT customer_id, deleted_at_us FROM shredded_customers ORDER BY deleted_at_us, customer_id";
 
 constexpr char kInsertStoredKey[] =
     "INSERT INTO keys (purpose, version, wrapped, created_at_us) VALUES (?1, ?2, ?3, ?4)";
@@ -352,8 +358,9 @@ Status ApplyUpdate(Connection& writer, const CustomerUpdate& update) {
   return Status::Ok();
 }
 
-// Shreds one customer inside the caller's write transaction.
-Status ApplyDelete(Connection& writer, const std::string& id) {
+// Shreds one customer inside the caller's write transaction, and records
+// it in the shred ledger table (R-CRY-5) in the same transaction.
+Status ApplyDelete(Connection& writer, const std::string& id, int64_t deleted_at_us) {
   // The wrapped key first: it is what makes every copy of the envelopes
   // (backups included) unreadable. The rest is removed explicitly rather
   // than left to ON DELETE CASCADE, so the shred does not depend on the
@@ -363,7 +370,14 @@ Status ApplyDelete(Connection& writer, const std::string& id) {
   RETURN_IF_ERROR(RunWithId(writer, kDeleteTags, "delete tags", id));
   RETURN_IF_ERROR(RunWithId(writer, kDeleteCustomer, "delete customer", id));
   if (writer.Changes() == 0) return NotFound("customer does not exist");
-  return Status::Ok();
+  // The change journal keeps the customer's inserts and updates until the
+  // next backup: blank them now, so the wrapped key and envelopes leave
+  // this file with the rows (older backups: the shred ledger below).
+  RETURN_IF_ERROR(ScrubCustomerFromJournal(writer, id));
+  ASSIGN_OR_RETURN(auto shredded, writer.Prepare(kInsertShredded, "record shredded customer"));
+  shredded->BindText(1, id);
+  shredded->BindInt64(2, deleted_at_us);
+  return shredded->Run();
 }
 
 Status RunConstant(Connection& writer, const char* sql, std::string_view what) {
@@ -475,6 +489,7 @@ Status ConfigureReader(Connection& reader) {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options) {
   RETURN_IF_ERROR(ValidateOptions(options));
+  Env* env = options.env != nullptr ? options.env : Env::Default();
   RETURN_IF_ERROR(CreatePrivateFileIfMissing(options.path));
   ASSIGN_OR_RETURN(
       std::unique_ptr<Connection> writer,
@@ -495,8 +510,46 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   }
   auto pool = std::make_unique<ConnectionPool>(
       std::move(readers), std::chrono::milliseconds(options.reader_wait_timeout_ms));
-  return std::unique_ptr<SqliteStore>(new SqliteStore(
-      std::move(writer), std::move(pool), std::chrono::milliseconds(options.busy_timeout_ms)));
+  auto store = std::unique_ptr<SqliteStore>(
+      new SqliteStore(std::move(writer), std::move(pool),
+                      std::chrono::milliseconds(options.busy_timeout_ms), env,
+                      options.shred_ledger_path));
+  {
+    ASSIGN_OR_RETURN(auto lock, store->LockWriter());
+    RETURN_IF_ERROR(store->EnableJournalLocked());
+    RETURN_IF_ERROR(store->SyncShredLedgerLocked());
+  }
+  return store;
+}
+
+Status SqliteStore::EnableJournalLocked() {
+  writer_->SetWriteJournal(nullptr);
+  ASSIGN_OR_RETURN(const bool has_journal, HasChangeJournal(*writer_));
+  if (has_journal) writer_->SetWriteJournal(std::make_unique<SessionJournal>(env_));
+  return Status::Ok();
+}
+
+Status SqliteStore::SyncShredLedger() {
+  ASSIGN_OR_RETURN(auto lock, LockWriter());
+  return SyncShredLedgerLocked();
+}
+
+Status SqliteStore::SyncShredLedgerLocked() {
+  if (shred_ledger_path_.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(const bool has_table, HasChangeJournal(*writer_));  // same migration
+  if (!has_table) return Status::Ok();
+  std::vector<ShredEntry> entries;
+  {
+    ASSIGN_OR_RETURN(auto select, writer_->Prepare(kSelectShredded, "read shredded customers"));
+    while (true) {
+      ASSIGN_OR_RETURN(const bool has_row, select->Step());
+      if (!has_row) break;
+      entries.push_back({select->ColumnBytes(0), select->ColumnInt64(1)});
+    }
+  }
+  RETURN_IF_ERROR(MergeShredLedger(shred_ledger_path_, entries));
+  shred_ledger_behind_ = false;
+  return Status::Ok();
 }
 
 Result<SqliteStore::WriterLease> SqliteStore::LockWriter() {
@@ -524,7 +577,12 @@ Status SqliteStore::WithWriter(const std::function<Status(Connection&)>& work) {
 
 Status SqliteStore::Migrate() {
   ASSIGN_OR_RETURN(auto lock, LockWriter());
-  return ApplyMigrations(*writer_);
+  // Migrations run unjournaled: the journal carries data changes, and a
+  // schema change needs a new full backup (docs/formats/backup-archive.md).
+  writer_->SetWriteJournal(nullptr);
+  const Status migrated = ApplyMigrations(*writer_);
+  RETURN_IF_ERROR(EnableJournalLocked());
+  return migrated;
 }
 
 Result<int> SqliteStore::SchemaVersion() {
@@ -629,6 +687,8 @@ void SqliteStore::CommitGroup(const std::vector<PendingWrite*>& batch) {
     return fail_from(0, begun);
   }
   bool deleted_any = false;
+  std::vector<ShredEntry> shredded;
+  const int64_t now_us = env_->NowMicros();
   for (size_t i = 0; i < batch.size(); ++i) {
     PendingWrite& pending = *batch[i];
     bool transaction_lost = false;
@@ -639,7 +699,7 @@ void SqliteStore::CommitGroup(const std::vector<PendingWrite*>& batch) {
             return InsertRecord(*writer_, **record);
           if (const auto* update = std::get_if<const CustomerUpdate*>(&pending.write))
             return ApplyUpdate(*writer_, **update);
-          return ApplyDelete(*writer_, *std::get<const std::string*>(pending.write));
+          return ApplyDelete(*writer_, *std::get<const std::string*>(pending.write), now_us);
         },
         &transaction_lost);
     if (transaction_lost) {
@@ -656,6 +716,7 @@ void SqliteStore::CommitGroup(const std::vector<PendingWrite*>& batch) {
     }
     if (status.ok() && std::holds_alternative<const std::string*>(pending.write)) {
       deleted_any = true;
+      shredded.push_back({*std::get<const std::string*>(pending.write), now_us});
     }
     pending.status = std::move(status);
   }
@@ -664,6 +725,14 @@ void SqliteStore::CommitGroup(const std::vector<PendingWrite*>& batch) {
       if (pending->status.ok()) pending->status = committed;
     }
     return;
+  }
+  if (!shredded.empty() && !shred_ledger_path_.empty()) {
+    // The deletes have committed; the file copy of the ledger follows. If
+    // the append fails (or the process dies first), the next append or the
+    // next open copies what is missing from the table (SyncShredLedger).
+    const Status appended = shred_ledger_behind_ ? SyncShredLedgerLocked()
+                                                 : AppendShredLedger(shred_ledger_path_, shredded);
+    if (!appended.ok()) shred_ledger_behind_ = true;
   }
   if (deleted_any) {
     // secure_delete zeroed the pages in the new WAL frames, but older

@@ -79,15 +79,25 @@ class SqliteStore final : public Store {
   // Runs `work` with the writer connection held exclusively (waiting as
   // every write does), for stores that keep their tables in this file and
   // share its connections (store/identity_store.h). `work` opens and
-  // commits its own transaction.
+  // commits its own transaction; every write transaction of the writer is
+  // recorded in the change journal (store/sqlite/change_journal.h), and a
+  // write statement run outside a Transaction gets one of its own.
   Status WithWriter(const std::function<Status(Connection&)>& work);
+
+  // Appends to the shred ledger file every entry of the shredded_customers
+  // table it lacks (after a crash between a delete's commit and its append,
+  // or a failed append). Open calls it; a no-op without a ledger path.
+  Status SyncShredLedger();
 
  private:
   SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<ConnectionPool> readers,
-              std::chrono::milliseconds writer_wait_timeout)
+              std::chrono::milliseconds writer_wait_timeout, Env* env,
+              std::string shred_ledger_path)
       : writer_(std::move(writer)),
         readers_(std::move(readers)),
-        writer_wait_timeout_(writer_wait_timeout) {}
+        writer_wait_timeout_(writer_wait_timeout),
+        env_(env),
+        shred_ledger_path_(std::move(shred_ledger_path)) {}
 
   // Exclusive use of the writer connection, waited for up to
   // writer_wait_timeout_. (A flag + condition variable rather than
@@ -106,6 +116,9 @@ class SqliteStore final : public Store {
   };
   Result<WriterLease> LockWriter();
   Status CheckpointLocked(int reader_wait_ms);
+  // Installs the change journal on the writer when migration 6 is applied.
+  Status EnableJournalLocked();
+  Status SyncShredLedgerLocked();
 
   // One single-row write waiting for (or in) a group commit. Lives on its
   // caller's stack until `done`.
@@ -126,6 +139,9 @@ class SqliteStore final : public Store {
   std::unique_ptr<Connection> writer_;  // used only by the holder of a WriterLease
   std::unique_ptr<ConnectionPool> readers_;
   const std::chrono::milliseconds writer_wait_timeout_;
+  Env* const env_;
+  const std::string shred_ledger_path_;
+  bool shred_ledger_behind_ = false;  // guarded by the writer lease
 
   std::mutex group_mutex_;
   std::condition_variable group_done_;
