@@ -47,6 +47,7 @@
 #include "service/actor.h"
 #include "service/audit_service.h"
 #include "store/approval_store.h"
+#include "store/identity_store.h"
 
 namespace custvault::service {
 
@@ -169,9 +170,11 @@ class ApprovalFiling {
 
 class ApprovalService {
  public:
-  // All references must outlive the service.
+  // All references must outlive the service. `identity` is read for the
+  // role requests that show as role_grant approvals; deciding one goes
+  // through `accounts`.
   ApprovalService(Env* env, const Config& config, store::ApprovalStore& store,
-                  AccountService& accounts, AuditRecorder& audit);
+                  store::IdentityStore& identity, AccountService& accounts, AuditRecorder& audit);
 
   // The handler that applies approved work of `kind` (not role_grant:
   // role grants go to AccountService). Must outlive the service.
@@ -204,6 +207,15 @@ class ApprovalService {
   // "applying" by a crash, and marks filings left "filing" as failed.
   Status FinishInterrupted();
 
+  // ---- for other services (no actor: the caller has already decided) ----
+  // The stored approval (payload included); kNotFound.
+  Result<ApprovalRecord> GetRecord(const std::string& id);
+  // The items of the pending approvals of `kind` about `subject` (at most
+  // 20 approvals, 100 items each): lets a service avoid filing the same
+  // change twice.
+  Result<std::vector<ApprovalItemRecord>> PendingItemsAbout(policy::ApprovalKind kind,
+                                                            const std::string& subject);
+
   // The system actor of a job ("job:<name>"), which may file approvals.
   static Actor JobActor(const std::string& job_name);
   static bool IsJobActor(const Actor& actor);
@@ -222,16 +234,22 @@ class ApprovalService {
   Result<ApprovalRecord> ApplyAndFinish(const Actor& approver, ApprovalRecord approval);
   Result<ApprovalView> DecideRoleGrant(const Actor& actor, const std::string& id,
                                        const ApprovalDecision& decision);
-  std::string NewApprovalId();
+  Result<ApprovalDetail> GetRoleGrant(const Actor& actor, const std::string& id);
+  Result<std::string> NewApprovalId();
 
   Env* env_;
   const Config& config_;
   store::ApprovalStore& store_;
+  store::IdentityStore& identity_;
   AccountService& accounts_;
   AuditRecorder& audit_;
   std::map<policy::ApprovalKind, ApprovalHandler*> handlers_;
 };
 
 ApprovalView ToApprovalView(const ApprovalRecord& record);
+
+// `text` cut to at most `max_bytes` without splitting a UTF-8 character
+// (summaries hold masked Chinese values).
+std::string TruncateUtf8(std::string_view text, size_t max_bytes);
 
 }  // namespace custvault::service

@@ -1,0 +1,587 @@
+#include "service/tag_service.h"
+
+#include <openssl/crypto.h>
+
+#include <boost/json.hpp>
+#include <set>
+#include <tuple>
+
+#include "audit/entry.h"
+#include "common/log.h"
+#include "store/cursor.h"
+
+namespace custvault::service {
+namespace json = boost::json;
+namespace {
+
+using policy::ApprovalKind;
+
+constexpr int64_t kMicrosPerDay = 86'400'000'000;
+constexpr char kCreditRatingRule[] = "credit_rating";
+constexpr char kInitialRulesAuthor[] = "system";
+constexpr size_t kTagValueBytesMax = 32;  // rules::RuleSet::kNameBytesMax
+
+bool IsBlank(const std::string& text) {
+  return text.find_first_not_of(" \t\r\n") == std::string::npos;
+}
+
+bool ValidTagValue(const std::string& value) {
+  if (value.empty() || value.size() > kTagValueBytesMax) return false;
+  for (char c : value) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+json::object TagsJson(const rules::Tags& tags) {
+  json::object out;
+  for (const auto& [dimension, value] : tags) out[dimension] = value;
+  return out;
+}
+
+// An item's payload: {"from": {dimension: value}, "to": {dimension: value}}.
+std::string TagItemPayload(const rules::Tags& from, const rules::Tags& to) {
+  return json::serialize(json::object{{"from", TagsJson(from)}, {"to", TagsJson(to)}});
+}
+
+Result<rules::Tags> TagsOf(const json::value* value) {
+  rules::Tags tags;
+  if (value == nullptr || !value->is_object()) return DataLoss("tag change payload is malformed");
+  for (const auto& [dimension, v] : value->as_object()) {
+    if (!v.is_string()) return DataLoss("tag change payload is malformed");
+    tags[std::string(dimension)] = std::string(v.as_string());
+  }
+  return tags;
+}
+
+Result<store::TagChange> DecodeTagItem(const ApprovalItemRecord& item) {
+  boost::system::error_code error;
+  const json::value parsed = json::parse(item.payload, error);
+  if (error || !parsed.is_object()) return DataLoss("tag change payload is malformed");
+  store::TagChange change;
+  change.customer_id = item.customer_id;
+  ASSIGN_OR_RETURN(change.expected, TagsOf(parsed.as_object().if_contains("from")));
+  ASSIGN_OR_RETURN(change.target, TagsOf(parsed.as_object().if_contains("to")));
+  return change;
+}
+
+// The dimensions whose value differs: (from, to) restricted to them.
+std::pair<rules::Tags, rules::Tags> Difference(const std::map<std::string, std::string>& current,
+                                               const rules::Tags& wanted) {
+  rules::Tags from;
+  rules::Tags to;
+  for (const auto& [dimension, value] : wanted) {
+    const auto have = current.find(dimension);
+    if (have != current.end() && have->second == value) continue;
+    if (have != current.end()) from[dimension] = have->second;
+    to[dimension] = value;
+  }
+  return {std::move(from), std::move(to)};
+}
+
+RulesVersionView ToRulesView(const store::RulesVersionRecord& r) {
+  RulesVersionView v;
+  v.version = r.version;
+  v.status = r.status;
+  v.text = r.text;
+  v.created_by = r.created_by;
+  v.created_at_us = r.created_at_us;
+  v.approval_id = r.approval_id;
+  v.activated_at_us = r.activated_at_us;
+  return v;
+}
+
+}  // namespace
+
+std::string DescribeTagChange(const rules::Tags& from, const rules::Tags& to) {
+  std::string out;
+  for (const auto& [dimension, value] : to) {
+    if (!out.empty()) out += "; ";
+    const auto before = from.find(dimension);
+    out += dimension + ": " + (before == from.end() ? std::string("(none)") : before->second) +
+           " -> " + value;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- handlers
+
+class TagService::TagChangesHandler final : public ApprovalHandler {
+ public:
+  explicit TagChangesHandler(TagService& service) : service_(service) {}
+  Result<ApplyOutcome> Apply(const Actor& approver, const ApprovalRecord& approval,
+                             const std::vector<ApprovalItemRecord>& chosen) override {
+    return service_.ApplyTagItems(approver, approval, chosen);
+  }
+
+ private:
+  TagService& service_;
+};
+
+class TagService::RulesChangeHandler final : public ApprovalHandler {
+ public:
+  explicit RulesChangeHandler(TagService& service) : service_(service) {}
+  Result<ApplyOutcome> Apply(const Actor& approver, const ApprovalRecord& approval,
+                             const std::vector<ApprovalItemRecord>&) override {
+    return service_.ActivateRules(approver, approval);
+  }
+
+ private:
+  TagService& service_;
+};
+
+// ---------------------------------------------------------------- service
+
+TagService::TagService(Env* env, const Config& config, const catalog::Catalog& catalog,
+                       const crypto::Keyring& keyring, store::Store& store,
+                       store::TagStore& tags, store::BusinessStore& business,
+                       ApprovalService& approvals, AccountService& accounts, AuditRecorder& audit)
+    : env_(env),
+      config_(config),
+      catalog_(catalog),
+      keyring_(keyring),
+      store_(store),
+      tags_(tags),
+      business_(business),
+      approvals_(approvals),
+      accounts_(accounts),
+      audit_(audit),
+      credit_rating_field_(nullptr) {
+  for (const catalog::FieldDef& field : catalog_.fields()) {
+    if (field.rule == kCreditRatingRule) {
+      credit_rating_field_ = &field;
+      break;
+    }
+  }
+}
+
+TagService::~TagService() = default;
+
+Result<std::unique_ptr<TagService>> TagService::Open(
+    Env* env, const Config& config, const catalog::Catalog& catalog,
+    const crypto::Keyring& keyring, store::Store& store, store::TagStore& tags,
+    store::BusinessStore& business, ApprovalService& approvals, AccountService& accounts,
+    AuditRecorder& audit) {
+  std::unique_ptr<TagService> service(new TagService(env, config, catalog, keyring, store, tags,
+                                                     business, approvals, accounts, audit));
+  Result<store::RulesVersionRecord> active = tags.ActiveRulesVersion();
+  if (!active.ok() && active.status().code() != ErrorCode::kNotFound) return active.status();
+  if (!active.ok()) {
+    // First open: version 1 from the configured file, else the built-in rules.
+    std::string text(rules::DefaultRulesToml());
+    if (!config.tags.initial_rules_file.empty()) {
+      ASSIGN_OR_RETURN(text, env->ReadFile(config.DataPath(config.tags.initial_rules_file)));
+    }
+    Result<rules::RuleSet> parsed = rules::RuleSet::Parse(text);
+    if (!parsed.ok()) {
+      return InvalidArgument("tags.initial_rules_file: " + parsed.status().message());
+    }
+    const int64_t now = env->NowMicros();
+    Status seeded = tags.InsertRulesVersion(
+        {1, text, store::kRulesActive, kInitialRulesAuthor, now, "", now});
+    // Another process seeded it first: its version 1 stands.
+    if (!seeded.ok() && seeded.code() != ErrorCode::kConflict) return seeded;
+  }
+  RETURN_IF_ERROR(service->LoadActive());
+  service->tag_handler_ = std::make_unique<TagChangesHandler>(*service);
+  service->rules_handler_ = std::make_unique<RulesChangeHandler>(*service);
+  approvals.RegisterHandler(ApprovalKind::kTagBatch, service->tag_handler_.get());
+  approvals.RegisterHandler(ApprovalKind::kTagChange, service->tag_handler_.get());
+  approvals.RegisterHandler(ApprovalKind::kRulesChange, service->rules_handler_.get());
+  return service;
+}
+
+Status TagService::LoadActive() {
+  ASSIGN_OR_RETURN(const store::RulesVersionRecord active, tags_.ActiveRulesVersion());
+  Result<rules::RuleSet> parsed = rules::RuleSet::Parse(active.text);
+  if (!parsed.ok()) {
+    return DataLoss("active rules version " + std::to_string(active.version) +
+                    " does not parse: " + parsed.status().message());
+  }
+  auto rule_set = std::make_shared<const rules::RuleSet>(std::move(*parsed));
+  std::lock_guard<std::mutex> lock(mutex_);
+  current_ = {active.version, std::move(rule_set)};
+  return Status::Ok();
+}
+
+TagService::Snapshot TagService::Current() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return current_;
+}
+
+int64_t TagService::active_version() const { return Current().version; }
+
+Status TagService::Audit(const Actor& actor, std::string_view operation,
+                         std::string_view customer_id, std::string_view result,
+                         boost::json::object details) {
+  Result<int64_t> seq = audit_.Record(actor, operation, customer_id, result, std::move(details));
+  if (!seq.ok()) return Unavailable("the audit log could not record the operation; try again");
+  return Status::Ok();
+}
+
+rules::Tags TagService::InitialTags(const std::map<std::string, std::string>& values) const {
+  const Snapshot rules = Current();
+  rules::CustomerMetrics metrics;  // no business records yet: zeros
+  if (credit_rating_field_ != nullptr) {
+    const auto rating = values.find(credit_rating_field_->key);
+    if (rating != values.end()) metrics.credit_rating = rating->second;
+  }
+  rules::Tags tags = rules.rules->Classify(metrics);
+  if (!metrics.credit_rating.empty()) {
+    OPENSSL_cleanse(metrics.credit_rating.data(), metrics.credit_rating.size());
+  }
+  return tags;
+}
+
+Result<rules::Tags> TagService::Classify(const rules::RuleSet& rules,
+                                         const store::CustomerRecord& record,
+                                         const store::BusinessTotals& totals) const {
+  rules::CustomerMetrics metrics;
+  metrics.spend_fen = totals.spend_fen;
+  metrics.order_count = totals.order_count;
+  metrics.complaints_open = totals.complaints_open;
+  metrics.complaints_total = totals.complaints_total;
+  if (credit_rating_field_ != nullptr) {
+    const auto stored = record.fields.find(credit_rating_field_->key);
+    if (stored != record.fields.end()) {
+      if (credit_rating_field_->protection == catalog::Protection::kPlain) {
+        metrics.credit_rating = stored->second;
+      } else {
+        // One key unwrap and one field decryption: nothing else is opened.
+        ASSIGN_OR_RETURN(const crypto::SecretBytes key,
+                         keyring_.UnwrapCustomerKey(record.id, record.kek_version,
+                                                    record.wrapped_key));
+        ASSIGN_OR_RETURN(const crypto::SecretBytes plain,
+                         keyring_.DecryptField(key, record.id, credit_rating_field_->key,
+                                               stored->second));
+        metrics.credit_rating = std::string(plain.view());
+      }
+    }
+  }
+  rules::Tags tags = rules.Classify(metrics);
+  if (!metrics.credit_rating.empty()) {
+    OPENSSL_cleanse(metrics.credit_rating.data(), metrics.credit_rating.size());
+  }
+  return tags;
+}
+
+Status TagService::Scan(const Snapshot& rules, ApprovalFiling* filing, bool keep_sample,
+                        const std::function<void(int64_t, int64_t)>& progress,
+                        ReclassifyReport& report) {
+  const int batch_size =
+      std::clamp(config_.tags.reclassify_batch_size, 1,
+                 static_cast<int>(store::kApprovalItemsPerWriteMax));
+  ASSIGN_OR_RETURN(const int64_t total, store_.CountCustomers());
+  const int64_t since_us = env_->NowMicros() - int64_t{rules.rules->window_days()} * kMicrosPerDay;
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t> transitions;
+  std::optional<std::string> cursor;
+  while (true) {
+    ASSIGN_OR_RETURN(store::CustomerPage page, store_.ListCustomers(std::nullopt, cursor, batch_size));
+    if (page.items.empty()) break;
+    ASSIGN_OR_RETURN(
+        const store::BusinessTotalsById totals,
+        business_.TotalsForIdRange(page.items.front().id, page.items.back().id, since_us));
+    std::vector<NewApprovalItem> items;
+    for (const store::CustomerRecord& record : page.items) {
+      ++report.customers_scanned;
+      const auto found = totals.find(record.id);
+      Result<rules::Tags> wanted = Classify(*rules.rules, record,
+                                            found == totals.end() ? store::BusinessTotals{}
+                                                                  : found->second);
+      if (!wanted.ok()) {
+        ++report.customers_failed;
+        spdlog::warn("re-classification: customer {} left out: {}", record.id,
+                     wanted.status().ToString());
+        continue;
+      }
+      auto [from, to] = Difference(record.tags, *wanted);
+      if (to.empty()) continue;
+      ++report.customers_changed;
+      for (const auto& [dimension, value] : to) {
+        const auto before = from.find(dimension);
+        ++transitions[{dimension, before == from.end() ? std::string() : before->second, value}];
+      }
+      if (filing != nullptr) {
+        items.push_back({record.id, DescribeTagChange(from, to), TagItemPayload(from, to)});
+      }
+      if (keep_sample && report.sample.size() < kReclassifySampleMax) {
+        report.sample.push_back({record.id, std::move(from), std::move(to)});
+      }
+    }
+    if (filing != nullptr) RETURN_IF_ERROR(filing->AddItems(items));
+    if (progress) progress(report.customers_scanned, total);
+    if (!page.next_cursor) break;
+    cursor = std::move(page.next_cursor);
+  }
+  for (const auto& [key, count] : transitions) {
+    report.transitions.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
+  }
+  return Status::Ok();
+}
+
+Result<ReclassifyReport> TagService::Reclassify(const Actor& actor,
+                                                const ReclassifyOptions& options) {
+  if (!ApprovalService::IsJobActor(actor)) {
+    RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kTagReclassify));
+  }
+  const int64_t started = env_->NowMicros();
+  const Snapshot rules = Current();
+  ReclassifyReport report;
+  report.dry_run = options.dry_run;
+  report.rules_version = rules.version;
+  std::unique_ptr<ApprovalFiling> filing;
+  if (!options.dry_run) {
+    ASSIGN_OR_RETURN(filing,
+                     approvals_.BeginFiling(actor, ApprovalKind::kTagBatch, "",
+                                            json::serialize(json::object{
+                                                {"rules_version", rules.version}})));
+  }
+  RETURN_IF_ERROR(Scan(rules, filing.get(), /*keep_sample=*/true, options.progress, report));
+  if (filing && report.customers_changed > 0) {
+    ASSIGN_OR_RETURN(report.approval,
+                     filing->Finish("re-classification by rules v" +
+                                    std::to_string(rules.version) + ": " +
+                                    std::to_string(report.customers_changed) + " of " +
+                                    std::to_string(report.customers_scanned) +
+                                    " customers change tags"));
+  }
+  report.elapsed_us = env_->NowMicros() - started;
+  json::object details{{"dry_run", options.dry_run},
+                       {"rules_version", rules.version},
+                       {"count", report.customers_scanned},
+                       {"changed", report.customers_changed},
+                       {"failed", report.customers_failed}};
+  if (report.approval) details["approval_id"] = report.approval->id;
+  RETURN_IF_ERROR(
+      Audit(actor, audit::op::kTagReclassify, "", audit::result::kOk, std::move(details)));
+  return report;
+}
+
+Result<ApprovalView> TagService::RequestTagChange(const Actor& actor,
+                                                  const std::string& customer_id,
+                                                  const std::string& dimension,
+                                                  const std::string& value,
+                                                  const std::string& reason) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kTagRequest));
+  const Snapshot rules = Current();
+  std::vector<FieldError> errors;
+  const std::vector<std::string>& dimensions = rules.rules->dimensions();
+  if (std::find(dimensions.begin(), dimensions.end(), dimension) == dimensions.end()) {
+    errors.push_back({"dimension", "unknown_dimension"});
+  }
+  if (!ValidTagValue(value)) errors.push_back({"value", "format"});
+  if (IsBlank(reason)) errors.push_back({"reason", "required"});
+  if (reason.size() > kTagReasonBytesMax) errors.push_back({"reason", "too_long"});
+  if (!errors.empty()) {
+    return Status(ErrorCode::kValidationFailed, "the tag change is not valid", std::move(errors));
+  }
+  if (customer_id.empty() || customer_id.size() > store::kCustomerIdBytesMax) {
+    return NotFound("no such customer");
+  }
+  ASSIGN_OR_RETURN(const store::CustomerRecord record, store_.GetCustomer(customer_id));
+  auto [from, to] = Difference(record.tags, {{dimension, value}});
+  if (to.empty()) return Conflict("the customer already has this tag value");
+  const std::string change = DescribeTagChange(from, to);
+  NewApproval request;
+  request.kind = ApprovalKind::kTagChange;
+  request.subject = customer_id;
+  request.summary = TruncateUtf8(
+      "tag change for " + customer_id + ": " + change + " (reason: " + reason + ")",
+      store::kApprovalSummaryBytesMax);
+  request.payload = json::serialize(json::object{{"reason", reason}});
+  request.items.push_back({customer_id, change, TagItemPayload(from, to)});
+  return approvals_.Submit(actor, request);
+}
+
+Result<std::optional<ApprovalView>> TagService::RecomputeCustomer(const std::string& customer_id) {
+  if (customer_id.empty() || customer_id.size() > store::kCustomerIdBytesMax) {
+    return NotFound("no such customer");
+  }
+  const Snapshot rules = Current();
+  ASSIGN_OR_RETURN(const store::CustomerRecord record, store_.GetCustomer(customer_id));
+  const int64_t since_us = env_->NowMicros() - int64_t{rules.rules->window_days()} * kMicrosPerDay;
+  ASSIGN_OR_RETURN(const store::BusinessTotals totals, business_.TotalsFor(customer_id, since_us));
+  ASSIGN_OR_RETURN(const rules::Tags wanted, Classify(*rules.rules, record, totals));
+  auto [from, to] = Difference(record.tags, wanted);
+  if (to.empty()) return std::optional<ApprovalView>();
+  // The same change already waiting for a decision is not filed twice.
+  const std::string payload = TagItemPayload(from, to);
+  ASSIGN_OR_RETURN(const std::vector<ApprovalItemRecord> pending,
+                   approvals_.PendingItemsAbout(ApprovalKind::kTagChange, customer_id));
+  for (const ApprovalItemRecord& item : pending) {
+    if (item.payload == payload) return std::optional<ApprovalView>();
+  }
+  const std::string change = DescribeTagChange(from, to);
+  NewApproval request;
+  request.kind = ApprovalKind::kTagChange;
+  request.subject = customer_id;
+  request.summary = "recomputed tags for " + customer_id + " after its data changed: " + change;
+  request.payload = json::serialize(json::object{{"rules_version", rules.version}});
+  request.items.push_back({customer_id, change, payload});
+  ASSIGN_OR_RETURN(ApprovalView filed,
+                   approvals_.Submit(ApprovalService::JobActor("recompute"), request));
+  return std::optional<ApprovalView>(std::move(filed));
+}
+
+Result<ApplyOutcome> TagService::ApplyTagItems(const Actor& approver,
+                                               const ApprovalRecord& approval,
+                                               const std::vector<ApprovalItemRecord>& chosen) {
+  std::vector<store::TagChange> changes;
+  changes.reserve(chosen.size());
+  for (const ApprovalItemRecord& item : chosen) {
+    ASSIGN_OR_RETURN(store::TagChange change, DecodeTagItem(item));
+    changes.push_back(std::move(change));
+  }
+  // One transaction for every chosen customer: all or nothing.
+  ASSIGN_OR_RETURN(const std::vector<store::TagChangeOutcome> outcomes,
+                   tags_.ApplyTagChanges(changes, env_->NowMicros()));
+  ApplyOutcome outcome;
+  int64_t stale = 0;
+  int64_t missing = 0;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    switch (outcomes[i]) {
+      case store::TagChangeOutcome::kApplied:
+      case store::TagChangeOutcome::kAlreadyApplied:
+        outcome.applied_seqs.push_back(chosen[i].seq);
+        break;
+      case store::TagChangeOutcome::kStale:
+        ++stale;
+        break;
+      case store::TagChangeOutcome::kMissing:
+        ++missing;
+        break;
+    }
+  }
+  const bool single = approval.kind == policy::ApprovalKindName(ApprovalKind::kTagChange);
+  if (single && outcome.applied_seqs.empty() && !chosen.empty()) {
+    // Nothing was written: a clean refusal the approval records.
+    if (missing > 0) return NotFound("customer_deleted");
+    return Conflict("stale: the customer's tags changed since the request");
+  }
+  outcome.outcome = "applied " + std::to_string(outcome.applied_seqs.size());
+  if (stale > 0) outcome.outcome += ", skipped " + std::to_string(stale) + " stale";
+  if (missing > 0) outcome.outcome += ", skipped " + std::to_string(missing) + " deleted";
+  json::object details{{"approval_id", approval.id},
+                       {"kind", approval.kind},
+                       {"count", static_cast<int64_t>(outcome.applied_seqs.size())},
+                       {"stale", stale},
+                       {"missing", missing}};
+  if (single && !chosen.empty()) details["change"] = chosen.front().summary;
+  RETURN_IF_ERROR(Audit(approver, audit::op::kTagApply, single ? approval.subject : "",
+                        audit::result::kOk, std::move(details)));
+  return outcome;
+}
+
+Result<ApplyOutcome> TagService::ActivateRules(const Actor& approver,
+                                               const ApprovalRecord& approval) {
+  int64_t version = 0;
+  try {
+    size_t used = 0;
+    version = std::stoll(approval.payload, &used);
+    if (used != approval.payload.size() || version < 1) throw std::invalid_argument("version");
+  } catch (...) {
+    return DataLoss("rules_change payload is not a version number");
+  }
+  ASSIGN_OR_RETURN(const store::RulesVersionRecord proposed, tags_.GetRulesVersion(version));
+  ASSIGN_OR_RETURN(const store::RulesVersionRecord active, tags_.ActiveRulesVersion());
+  if (active.version > version) {
+    return Conflict("a newer rules version (" + std::to_string(active.version) + ") is active");
+  }
+  if (!rules::RuleSet::Parse(proposed.text).ok()) {
+    return Conflict("the proposed rules no longer parse");
+  }
+  RETURN_IF_ERROR(tags_.ActivateRulesVersion(version, env_->NowMicros()));
+  RETURN_IF_ERROR(LoadActive());
+  RETURN_IF_ERROR(Audit(approver, audit::op::kRulesChange, "", audit::result::kOk,
+                        {{"version", version},
+                         {"activated", true},
+                         {"approval_id", approval.id},
+                         {"previous_version", active.version}}));
+  ApplyOutcome outcome;
+  outcome.outcome = "rules v" + std::to_string(version) + " active";
+  return outcome;
+}
+
+Result<RulesOverview> TagService::GetRules(const Actor& actor) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kRulesRead));
+  ASSIGN_OR_RETURN(const std::vector<store::RulesVersionRecord> versions,
+                   tags_.ListRulesVersions(kRulesVersionsListed));
+  RulesOverview overview;
+  for (const store::RulesVersionRecord& r : versions) {
+    RulesVersionView view = ToRulesView(r);
+    if (!r.approval_id.empty()) {
+      Result<ApprovalRecord> approval = approvals_.GetRecord(r.approval_id);
+      if (approval.ok()) view.approval_status = approval->status;
+    }
+    if (r.status == store::kRulesActive) overview.active = view;
+    overview.versions.push_back(std::move(view));
+  }
+  return overview;
+}
+
+Result<ProposedRules> TagService::ProposeRules(const Actor& actor, const std::string& text) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kRulesChange));
+  if (text.size() > store::kRulesTextBytesMax) {
+    return TooLarge("the rules text is over " + std::to_string(store::kRulesTextBytesMax) +
+                    " bytes");
+  }
+  Result<rules::RuleSet> parsed = rules::RuleSet::Parse(text);
+  if (!parsed.ok()) {
+    return Status(ErrorCode::kValidationFailed,
+                  "the rules text is not valid: " + parsed.status().message(),
+                  {{"text", "invalid_rules"}});
+  }
+  // One proposal at a time in this process: the version number and its
+  // approval are made together.
+  static std::mutex propose_mutex;
+  std::lock_guard<std::mutex> lock(propose_mutex);
+  ASSIGN_OR_RETURN(const std::vector<store::RulesVersionRecord> newest,
+                   tags_.ListRulesVersions(1));
+  const int64_t version = newest.empty() ? 1 : newest.front().version + 1;
+  NewApproval request;
+  request.kind = ApprovalKind::kRulesChange;
+  request.subject = "rules:v" + std::to_string(version);
+  request.summary = "tag rules version " + std::to_string(version) + " (" +
+                    std::to_string(parsed->dimensions().size()) + " dimensions, window " +
+                    std::to_string(parsed->window_days()) + " days)";
+  request.payload = std::to_string(version);
+  ASSIGN_OR_RETURN(ApprovalView approval, approvals_.Submit(actor, request));
+  store::RulesVersionRecord record{version, text, store::kRulesProposed, actor.id,
+                                   env_->NowMicros(), approval.id, 0};
+  RETURN_IF_ERROR(tags_.InsertRulesVersion(record));
+  RETURN_IF_ERROR(Audit(actor, audit::op::kRulesChange, "", audit::result::kOk,
+                        {{"version", version}, {"activated", false}, {"approval_id", approval.id}}));
+  ProposedRules proposed;
+  proposed.version = ToRulesView(record);
+  proposed.version.approval_status = approval.status;
+  proposed.approval = std::move(approval);
+  return proposed;
+}
+
+Result<ReclassifyReport> TagService::DryRunRules(const Actor& actor, const std::string& text) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kRulesRead));
+  if (text.size() > store::kRulesTextBytesMax) {
+    return TooLarge("the rules text is over " + std::to_string(store::kRulesTextBytesMax) +
+                    " bytes");
+  }
+  Result<rules::RuleSet> parsed = rules::RuleSet::Parse(text);
+  if (!parsed.ok()) {
+    return Status(ErrorCode::kValidationFailed,
+                  "the rules text is not valid: " + parsed.status().message(),
+                  {{"text", "invalid_rules"}});
+  }
+  const int64_t started = env_->NowMicros();
+  Snapshot proposed{0, std::make_shared<const rules::RuleSet>(std::move(*parsed))};
+  ReclassifyReport report;
+  report.dry_run = true;
+  RETURN_IF_ERROR(Scan(proposed, nullptr, /*keep_sample=*/false, nullptr, report));
+  report.elapsed_us = env_->NowMicros() - started;
+  RETURN_IF_ERROR(Audit(actor, audit::op::kTagReclassify, "", audit::result::kOk,
+                        {{"dry_run", true},
+                         {"rules_version", "proposed"},
+                         {"count", report.customers_scanned},
+                         {"changed", report.customers_changed}}));
+  return report;
+}
+
+}  // namespace custvault::service
