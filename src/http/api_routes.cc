@@ -6,6 +6,7 @@
 #include "common/env.h"
 #include "http/audit_routes.h"
 #include "http/auth.h"
+#include "http/business_routes.h"
 #include "http/identity_routes.h"
 #include "policy/policy.h"
 
@@ -313,6 +314,7 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   router.Add("POST", "/api/v1/customers/{id}/reveal", bind(RevealCustomer));
   RegisterIdentityRoutes(router, vault.accounts());
   RegisterAuditRoutes(router, vault.audit(), authenticate);
+  RegisterBusinessRoutes(router, vault.business(), authenticate);
 }
 
 }  // namespace custvault::http

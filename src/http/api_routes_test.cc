@@ -120,6 +120,16 @@ const RouteRule kRouteRules[] = {
     {"GET", "/api/v1/audit/verify", Operation::kAuditVerify, ""},
     {"GET", "/api/v1/audit/alerts", Operation::kAlertsRead, ""},
     {"POST", "/api/v1/audit/alerts/{id}/ack", Operation::kAlertsAck, ""},
+    {"POST", "/api/v1/customers/{id}/transactions", Operation::kBusinessWrite,
+     R"({"amount_fen":100,"occurred_at":"2026-01-01T00:00:00Z","channel":"app"})"},
+    {"GET", "/api/v1/customers/{id}/transactions", Operation::kBusinessRead, ""},
+    {"POST", "/api/v1/customers/{id}/complaints", Operation::kBusinessWrite,
+     R"({"opened_at":"2026-01-01T00:00:00Z","summary":"policy test"})"},
+    {"GET", "/api/v1/customers/{id}/complaints", Operation::kBusinessRead, ""},
+    {"POST", "/api/v1/customers/{id}/complaints/{cid}/close", Operation::kBusinessWrite, ""},
+    {"POST", "/api/v1/customers/{id}/cooperation", Operation::kBusinessWrite,
+     R"({"started_at":"2026-01-01T00:00:00Z","kind":"distributor","summary":"policy test"})"},
+    {"GET", "/api/v1/customers/{id}/cooperation", Operation::kBusinessRead, ""},
 };
 
 // R-ACC-2, issue 3 acceptance: generated from the policy table, every
