@@ -226,8 +226,36 @@ CREATE TABLE rules_versions (
 );
 CREATE UNIQUE INDEX rules_versions_one_active ON rules_versions(status) WHERE status = 'active';
 )sql";
-// Migration 5: customer self-service (challenges, rate limits).
-constexpr const char* kMigration5 = "SELECT 1; -- reserved: self-service";
+// Migration 5: customer self-service (R-SELF-1). One row per started
+// challenge, matching or a decoy, so the rows are the rate-limit counters
+// too (per customer id and per IP over the last hour, counted inside the
+// inserting write transaction). customer_id is as typed and may name no
+// customer, hence no foreign key. The code is kept only as a keyed MAC
+// (HMAC-SM3 with the "self-service" domain key over id, salt and code),
+// the change token only as its SM3 hash. Rows are deleted after a day.
+constexpr const char* kMigration5 = R"sql(
+CREATE TABLE self_service_challenges (
+  id                  TEXT    NOT NULL PRIMARY KEY,
+  customer_id         TEXT    NOT NULL,
+  ip                  TEXT    NOT NULL,
+  created_at_us       INTEGER NOT NULL,
+  expires_at_us       INTEGER NOT NULL,
+  decoy               INTEGER NOT NULL CHECK (decoy IN (0, 1)),
+  code_salt           BLOB    NOT NULL,
+  code_mac            BLOB    NOT NULL,
+  mac_key_version     INTEGER NOT NULL,
+  attempts            INTEGER NOT NULL DEFAULT 0,
+  verified_at_us      INTEGER NOT NULL DEFAULT 0,
+  token_hash          BLOB,
+  token_expires_at_us INTEGER NOT NULL DEFAULT 0,
+  token_used_at_us    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX self_service_by_customer ON self_service_challenges(customer_id, created_at_us);
+CREATE INDEX self_service_by_ip ON self_service_challenges(ip, created_at_us);
+CREATE INDEX self_service_by_time ON self_service_challenges(created_at_us);
+CREATE UNIQUE INDEX self_service_by_token ON self_service_challenges(token_hash)
+  WHERE token_hash IS NOT NULL;
+)sql";
 // Migration 6: backups (R-BAK-1..3, R-CRY-5). change_journal holds each
 // write transaction's session patchset, split into one row per customer
 // whose data it carries (so a customer's delete can blank that customer's
