@@ -40,6 +40,8 @@ std::string Actor::ChannelName() const {
       return "channel:" + id;
     case ActorKind::kLocalOperator:
       return "staff:" + id;
+    case ActorKind::kSelfService:
+      return id;  // already "self-service:<challenge id>"
   }
   return "unknown";
 }

@@ -29,11 +29,19 @@ enum class ActorKind {
   kStaff,          // a logged-in person
   kChannel,        // a channel system with an API key
   kLocalOperator,  // the CLI run by someone who can read the data directory
+  // A customer at a web page or kiosk who proved who they are with a
+  // one-time SMS code (R-SELF-1). Id "self-service:<challenge id>". The
+  // policy grants this kind nothing (AccountService::Authorize refuses
+  // every operation); only CustomerService::UpdateContactBySelfService
+  // accepts it, and only for the contact fields.
+  kSelfService,
 };
 
 struct Actor {
   ActorKind kind = ActorKind::kBootstrap;
-  std::string id;  // account id, channel name, "bootstrap", "cli:<os user>"; never personal data
+  // account id, channel name, "bootstrap", "cli:<os user>",
+  // "self-service:<challenge id>"; never personal data
+  std::string id;
   Role role = Role::kInfoManager;
   std::string ip;          // source address; "local" for the CLI
   std::string session_id;  // opaque id of the session (not the token), if any

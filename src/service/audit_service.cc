@@ -46,6 +46,8 @@ std::string AuditRoleOf(const Actor& actor) {
       return "local_operator";
     case ActorKind::kChannel:
       return "channel";
+    case ActorKind::kSelfService:
+      return "self_service";
   }
   return "unknown";
 }

@@ -62,7 +62,7 @@ struct AlertPage {
 };
 
 // The role an actor is recorded with: its staff role name, or "bootstrap",
-// "local_operator", "channel".
+// "local_operator", "channel", "self_service".
 std::string AuditRoleOf(const Actor& actor);
 
 // One CSV cell: quoted when it holds a comma, quote, CR or LF (quotes

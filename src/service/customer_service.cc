@@ -167,6 +167,15 @@ Result<CustomerView> CustomerService::Create(const Actor& actor,
   return last;
 }
 
+bool CustomerService::MaySee(const Actor& actor, const catalog::FieldDef& field) const {
+  if (actor.kind == ActorKind::kSelfService) {
+    // A customer in self-service sees only their own contact fields, masked.
+    return std::find(std::begin(kSelfServiceFields), std::end(kSelfServiceFields), field.key) !=
+           std::end(kSelfServiceFields);
+  }
+  return policy::ReadAccess(actor.role, field.field_class) != policy::FieldRead::kNone;
+}
+
 Result<CustomerView> CustomerService::ToView(const Actor& actor,
                                              const store::CustomerRecord& record,
                                              const std::set<std::string>* only) {
@@ -182,7 +191,7 @@ Result<CustomerView> CustomerService::ToView(const Actor& actor,
     const catalog::FieldDef* field = catalog_.Find(field_key);
     // A field dropped from the catalog stays stored but is not shown.
     if (field == nullptr || field->mask == "never") continue;
-    if (policy::ReadAccess(actor.role, field->field_class) == policy::FieldRead::kNone) continue;
+    if (!MaySee(actor, *field)) continue;
     if (field->protection == catalog::Protection::kPlain) {
       view.fields[field_key] = catalog_.MaskValue(*field, stored);
       continue;
@@ -280,6 +289,36 @@ Result<CustomerView> CustomerService::Update(const Actor& actor, const std::stri
   std::vector<std::string> keys;
   for (const auto& [key, value] : changes) keys.push_back(key);
   RETURN_IF_ERROR(CheckEditable(actor, keys, audit::op::kCustomerUpdate, /*creating=*/false));
+  return ApplyUpdate(actor, id, changes, audit::op::kCustomerUpdate);
+}
+
+Result<CustomerView> CustomerService::UpdateContactBySelfService(const Actor& actor,
+                                                                 const std::string& id,
+                                                                 const FieldChanges& changes) {
+  if (actor.kind != ActorKind::kSelfService) {
+    return PermissionDenied("only a customer's own self-service may do this");
+  }
+  if (changes.empty()) return InvalidArgument("no fields to change");
+  std::vector<FieldError> refused;
+  for (const auto& [key, value] : changes) {
+    const bool contact = std::find(std::begin(kSelfServiceFields), std::end(kSelfServiceFields),
+                                   key) != std::end(kSelfServiceFields);
+    if (!contact) {
+      refused.push_back({key.substr(0, 48), "not_allowed"});
+    } else if (!value) {
+      refused.push_back({key, "required"});
+    }
+  }
+  if (!refused.empty()) {
+    return Status(ErrorCode::kPermissionDenied, "self-service changes only phone and address",
+                  std::move(refused));
+  }
+  return ApplyUpdate(actor, id, changes, audit::op::kSelfServiceUpdate);
+}
+
+Result<CustomerView> CustomerService::ApplyUpdate(const Actor& actor, const std::string& id,
+                                                  const FieldChanges& changes,
+                                                  std::string_view operation) {
   std::map<std::string, std::string> to_set;
   std::vector<FieldError> errors;
   std::vector<std::string> to_remove;
@@ -358,8 +397,8 @@ Result<CustomerView> CustomerService::Update(const Actor& actor, const std::stri
         a == after.fields.end() ? boost::json::value(nullptr) : boost::json::value(a->second);
     changed[key] = std::move(change);
   }
-  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerUpdate, id, audit::result::kOk,
-                        {{"changed", std::move(changed)}}));
+  RETURN_IF_ERROR(
+      Audit(actor, operation, id, audit::result::kOk, {{"changed", std::move(changed)}}));
   return after;
 }
 

@@ -100,6 +100,15 @@ class CustomerService {
                                 const std::optional<std::string>& cursor, std::optional<int> limit);
   Result<CustomerView> Update(const Actor& actor, const std::string& id,
                               const FieldChanges& changes);
+  // Customer self-service (R-SELF-1): the customer, who proved who they
+  // are to SelfServiceService, changes their own contact fields. Only an
+  // actor of kind kSelfService, only the fields in kSelfServiceFields,
+  // only set (never removed); no policy check (the proof is the one-time
+  // code, checked by the caller). Validated, encrypted and indexed exactly
+  // as Update does; audited as self_service.update with masked before and
+  // after values. The view holds only those fields, masked.
+  Result<CustomerView> UpdateContactBySelfService(const Actor& actor, const std::string& id,
+                                                  const FieldChanges& changes);
   // Crypto-shreds the customer: its data key is destroyed with the row.
   Status Delete(const Actor& actor, const std::string& id);
   // Plaintext of the named fields for a stated reason (R-MASK-1): allowed
@@ -123,6 +132,12 @@ class CustomerService {
   // `only`, when given: the audit of an update needs just the changed ones).
   Result<CustomerView> ToView(const Actor& actor, const store::CustomerRecord& record,
                               const std::set<std::string>* only = nullptr);
+  // Update after its checks: validates, encrypts, indexes, stores and
+  // audits the change as `operation`.
+  Result<CustomerView> ApplyUpdate(const Actor& actor, const std::string& id,
+                                   const FieldChanges& changes, std::string_view operation);
+  // Whether the actor may see the field at all (masked or better).
+  bool MaySee(const Actor& actor, const catalog::FieldDef& field) const;
   // Refuses (403, audited) fields the actor's role may not supply or change.
   // When creating, fields the role may change only with approval may be
   // supplied (there is no earlier value to protect).
@@ -151,6 +166,9 @@ class CustomerService {
   AccountService& accounts_;
   AuditRecorder& audit_;
 };
+
+// The contact fields a customer may change through self-service (R-SELF-1).
+inline constexpr std::string_view kSelfServiceFields[] = {"phone", "address"};
 
 // Maximum id attempts before a create gives up with kUnavailable.
 inline constexpr int kCustomerIdAttemptsMax = 16;

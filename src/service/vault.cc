@@ -164,6 +164,7 @@ Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
 Vault::~Vault() {
   // The services go first (they use the audit log and the stores); then the
   // audit log closes with a shutdown checkpoint.
+  self_service_.reset();  // sends what is queued first
   business_.reset();
   customers_.reset();
   accounts_.reset();
@@ -208,6 +209,19 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   vault->business_ = std::make_unique<BusinessService>(env, config, *vault->keyring_,
                                                        *vault->store_, *vault->business_store_,
                                                        *vault->accounts_, *vault->audit_);
+  ASSIGN_OR_RETURN(vault->self_service_store_,
+                   store::OpenSqliteSelfServiceStore(*vault->store_));
+  // sms.gateway = "http": the HTTP layer installs its gateway (no network
+  // code in service/); until then messages are refused, not lost silently.
+  std::unique_ptr<SmsGateway> gateway;
+  if (config.sms.gateway == "outbox") {
+    gateway = std::make_unique<OutboxSmsGateway>(env, config.DataPath(config.sms.outbox_file));
+  }
+  ASSIGN_OR_RETURN(vault->self_service_,
+                   SelfServiceService::Create(env, config, *vault->catalog_, *vault->keyring_,
+                                              *vault->store_, *vault->self_service_store_,
+                                              *vault->customers_, *vault->audit_,
+                                              std::move(gateway)));
   return vault;
 }
 

@@ -6,7 +6,9 @@
 // A data directory holds custvault.toml, master.key (0600), custvault.db
 // (customers, accounts), audit.db (the hash-chained audit log), and until
 // the three initial accounts have changed their one-time passwords,
-// initial-credentials (0600).
+// initial-credentials (0600). With the outbox SMS gateway (the default),
+// sms-outbox.jsonl (0600) holds the self-service messages: phone numbers
+// and one-time codes in plain (docs/self-service.md).
 #pragma once
 
 #include <memory>
@@ -23,8 +25,10 @@
 #include "service/audit_service.h"
 #include "service/business_service.h"
 #include "service/customer_service.h"
+#include "service/self_service.h"
 #include "store/business_store.h"
 #include "store/identity_store.h"
+#include "store/self_service_store.h"
 #include "store/store.h"
 
 namespace custvault::service {
@@ -71,6 +75,7 @@ class Vault {
   AuditService& audit() { return *audit_; }
   BusinessService& business() { return *business_; }
   store::BusinessStore& business_store() { return *business_store_; }
+  SelfServiceService& self_service() { return *self_service_; }
   const crypto::Keyring& keyring() const { return *keyring_; }
 
   // Called after a password change: removes initial-credentials once all
@@ -91,6 +96,8 @@ class Vault {
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<store::BusinessStore> business_store_;
   std::unique_ptr<BusinessService> business_;
+  std::unique_ptr<store::SelfServiceStore> self_service_store_;
+  std::unique_ptr<SelfServiceService> self_service_;
 };
 
 }  // namespace custvault::service
