@@ -61,7 +61,8 @@ Status CustomerService::Audit(const Actor& actor, std::string_view operation,
 
 Status CustomerService::CheckEditable(const Actor& actor,
                                       const std::vector<std::string>& field_keys,
-                                      std::string_view operation, bool creating) {
+                                      std::string_view operation, bool creating,
+                                      bool approval_follows) {
   std::vector<FieldError> refused;
   for (const std::string& key : field_keys) {
     const catalog::FieldDef* field = catalog_.Find(key);
@@ -71,6 +72,7 @@ Status CustomerService::CheckEditable(const Actor& actor,
     // Collecting a new customer is not changing one: the maker-checker of
     // sensitive edits guards values that exist.
     if (creating && edit == policy::FieldEdit::kEditWithApproval) continue;
+    if (approval_follows && edit == policy::FieldEdit::kEditWithApproval) continue;
     refused.push_back(
         {key, edit == policy::FieldEdit::kEditWithApproval ? "approval_required" : "not_allowed"});
   }
@@ -129,6 +131,8 @@ Result<store::CustomerRecord> CustomerService::SealNewRecord(
       ASSIGN_OR_RETURN(record.blind_indexes[field_key], keyring_.BlindIndex(field_key, value));
     }
   }
+  // R-TAG-1: initial tags by the rules, without approval.
+  if (initial_tagger_) record.tags = initial_tagger_(values);
   return record;
 }
 
@@ -288,8 +292,20 @@ Result<CustomerView> CustomerService::Update(const Actor& actor, const std::stri
   if (changes.empty()) return InvalidArgument("no fields to change");
   std::vector<std::string> keys;
   for (const auto& [key, value] : changes) keys.push_back(key);
-  RETURN_IF_ERROR(CheckEditable(actor, keys, audit::op::kCustomerUpdate, /*creating=*/false));
-  return ApplyUpdate(actor, id, changes, audit::op::kCustomerUpdate);
+  // A change to a field the role may edit only with approval (R-ACC-1,
+  // R-APR-1) is sealed as a normal update would be and filed, whole, as a
+  // sensitive_edit approval instead of being applied.
+  bool needs_approval = false;
+  for (const std::string& key : keys) {
+    const catalog::FieldDef* field = catalog_.Find(key);
+    needs_approval = needs_approval ||
+                     (field != nullptr && policy::EditAccess(actor.role, field->field_class) ==
+                                              policy::FieldEdit::kEditWithApproval);
+  }
+  const bool file = needs_approval && static_cast<bool>(sensitive_edit_filer_);
+  RETURN_IF_ERROR(CheckEditable(actor, keys, audit::op::kCustomerUpdate, /*creating=*/false,
+                                /*approval_follows=*/file));
+  return ApplyUpdate(actor, id, changes, audit::op::kCustomerUpdate, file);
 }
 
 Result<CustomerView> CustomerService::UpdateContactBySelfService(const Actor& actor,
@@ -318,7 +334,8 @@ Result<CustomerView> CustomerService::UpdateContactBySelfService(const Actor& ac
 
 Result<CustomerView> CustomerService::ApplyUpdate(const Actor& actor, const std::string& id,
                                                   const FieldChanges& changes,
-                                                  std::string_view operation) {
+                                                  std::string_view operation,
+                                                  bool file_for_approval) {
   std::map<std::string, std::string> to_set;
   std::vector<FieldError> errors;
   std::vector<std::string> to_remove;
@@ -356,8 +373,13 @@ Result<CustomerView> CustomerService::ApplyUpdate(const Actor& actor, const std:
   update.id = id;
   update.updated_at_us = env_->NowMicros();
   update.removed_fields = to_remove;
+  std::string masked_changes;  // for a filed change's one-line summary
+  for (const std::string& field_key : to_remove) masked_changes += ", " + field_key + " removed";
   for (const auto& [field_key, value] : values) {
     const catalog::FieldDef* field = catalog_.Find(field_key);
+    if (file_for_approval) {
+      masked_changes += ", " + field_key + " -> " + catalog_.MaskValue(*field, value);
+    }
     if (field->protection == catalog::Protection::kPlain) {
       update.set_fields[field_key] = value;
     } else {
@@ -379,6 +401,15 @@ Result<CustomerView> CustomerService::ApplyUpdate(const Actor& actor, const std:
     }
   }
   WipeValues(values);
+  if (file_for_approval) {
+    ASSIGN_OR_RETURN(const std::string approval_id,
+                     sensitive_edit_filer_(actor, update,
+                                           "sensitive edit of " + id + ": " +
+                                               masked_changes.substr(2)));
+    ASSIGN_OR_RETURN(CustomerView unchanged, ToView(actor, current));
+    unchanged.pending_approval_id = approval_id;
+    return unchanged;
+  }
   // Masked before/after values of the changed fields (R-AUD-1).
   std::set<std::string> changed_keys;
   for (const auto& [key, value] : changes) changed_keys.insert(key);

@@ -37,6 +37,10 @@ struct CustomerView {
   std::string channel;
   int64_t created_at_us = 0;
   int64_t updated_at_us = 0;
+  // Set when an update was filed for approval instead of applied (a
+  // sensitive edit by an information manager, R-APR-1): the approval's id.
+  // The other members then show the customer as it still is.
+  std::string pending_approval_id;
 };
 
 struct CustomerListPage {
@@ -70,6 +74,17 @@ struct RevealedFields {
   std::string id;
   std::map<std::string, crypto::SecretBytes> fields;
 };
+
+// The tags a new customer gets (R-TAG-1), from its validated, normalised
+// values; set by Vault to TagService::InitialTags. Called from several
+// threads at once during an import.
+using InitialTagger =
+    std::function<std::map<std::string, std::string>(const std::map<std::string, std::string>&)>;
+// Files a sealed update (values already encrypted with the customer's key,
+// blind indexes computed) as a sensitive_edit approval; returns its id.
+// Set by Vault (service/sensitive_edit.h).
+using SensitiveEditFiler = std::function<Result<std::string>(
+    const Actor& maker, const store::CustomerUpdate& sealed, const std::string& summary)>;
 
 inline constexpr size_t kRevealReasonBytesMax = 200;
 inline constexpr size_t kRevealFieldsMax = 32;
@@ -124,6 +139,15 @@ class CustomerService {
   // "C" + YYYYMMDD (local date) + 6 random digits.
   Result<std::string> NewCustomerId();
 
+  // Set once, before the service is shared (Vault). Without a tagger new
+  // customers have no tags; without a filer, a change the role may make
+  // only with approval is refused (403, reason "approval_required") rather
+  // than filed.
+  void SetInitialTagger(InitialTagger tagger) { initial_tagger_ = std::move(tagger); }
+  void SetSensitiveEditFiler(SensitiveEditFiler filer) {
+    sensitive_edit_filer_ = std::move(filer);
+  }
+
  private:
   // Encrypts validated values into a record with a fresh customer key.
   Result<store::CustomerRecord> SealNewRecord(const Actor& actor, const std::string& id,
@@ -133,16 +157,20 @@ class CustomerService {
   Result<CustomerView> ToView(const Actor& actor, const store::CustomerRecord& record,
                               const std::set<std::string>* only = nullptr);
   // Update after its checks: validates, encrypts, indexes, stores and
-  // audits the change as `operation`.
+  // audits the change as `operation`. With `file_for_approval` the sealed
+  // change is filed through sensitive_edit_filer_ instead of stored.
   Result<CustomerView> ApplyUpdate(const Actor& actor, const std::string& id,
-                                   const FieldChanges& changes, std::string_view operation);
+                                   const FieldChanges& changes, std::string_view operation,
+                                   bool file_for_approval = false);
   // Whether the actor may see the field at all (masked or better).
   bool MaySee(const Actor& actor, const catalog::FieldDef& field) const;
   // Refuses (403, audited) fields the actor's role may not supply or change.
   // When creating, fields the role may change only with approval may be
-  // supplied (there is no earlier value to protect).
+  // supplied (there is no earlier value to protect); so may they when
+  // `approval_follows` (the change is filed for approval, not applied).
   Status CheckEditable(const Actor& actor, const std::vector<std::string>& field_keys,
-                       std::string_view operation, bool creating);
+                       std::string_view operation, bool creating,
+                       bool approval_follows = false);
   // Appends one audit entry and waits until it is durable.
   Status Audit(const Actor& actor, std::string_view operation, std::string_view customer_id,
                std::string_view result, boost::json::object details = {});
@@ -165,6 +193,8 @@ class CustomerService {
   store::Store& store_;
   AccountService& accounts_;
   AuditRecorder& audit_;
+  InitialTagger initial_tagger_;
+  SensitiveEditFiler sensitive_edit_filer_;
 };
 
 // The contact fields a customer may change through self-service (R-SELF-1).

@@ -325,13 +325,24 @@ TEST_F(CustomerServiceTest, RolesWithoutCustomerAccessAreRefusedAndAudited) {  /
   EXPECT_GE(AuditEntries("access.denied").size(), 3u);
 }
 
-TEST_F(CustomerServiceTest, SensitiveEditsByAnInformationManagerNeedApproval) {  // R-ACC-1
+// R-ACC-1, R-APR-1: an information manager's sensitive edit is filed for a
+// department head's approval (202 at the API), not applied; it applies once
+// approved. (Before approvals existed it was refused as approval_required.)
+TEST_F(CustomerServiceTest, SensitiveEditsByAnInformationManagerNeedApproval) {
   const CustomerView created = CreateOk(kZhangSan);
   Result<CustomerView> updated =
       customers().Update(TestActor(), created.id, {{"bank_account", "6228480012345671"}});
-  ASSERT_FALSE(updated.ok());
-  EXPECT_EQ(updated.status().details().at(0), (FieldError{"bank_account", "approval_required"}));
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  ASSERT_FALSE(updated->pending_approval_id.empty());
+  EXPECT_EQ(updated->fields, created.fields);  // the customer as it still is
   EXPECT_EQ(customers().Get(TestActor(), created.id)->fields, created.fields);
+  Result<ApprovalView> approved = vault_->approvals().Decide(
+      ActorWith(Role::kDeptHead), updated->pending_approval_id, {true, {}, "checked"});
+  ASSERT_TRUE(approved.ok()) << approved.status().ToString();
+  EXPECT_EQ(approved->status, "approved");
+  const CustomerView after = customers().Get(TestActor(), created.id).value();
+  EXPECT_NE(after.fields.at("bank_account"), created.fields.at("bank_account"));
+  EXPECT_EQ(after.fields.at("phone"), created.fields.at("phone"));
 }
 
 TEST_F(CustomerServiceTest, RevealNeedsAReasonAndShowsPlaintextOnce) {  // R-MASK-1

@@ -96,6 +96,7 @@ Result<ApplyOutcome> SensitiveEditHandler::Apply(const Actor& approver,
                                        {"approval_id", approval.id},
                                        {"requested_by", approval.requested_by}});
   if (!seq.ok()) return Unavailable("the audit log could not record the change; try again");
+  if (applied_hook_) applied_hook_(update.id);
   return ApplyOutcome{};
 }
 

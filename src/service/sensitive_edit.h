@@ -11,6 +11,7 @@
 // Thread safety: the filer and the handler may be used from many threads.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "common/env.h"
@@ -42,7 +43,15 @@ class SensitiveEditHandler final : public ApprovalHandler {
   Result<ApplyOutcome> Apply(const Actor& approver, const ApprovalRecord& approval,
                              const std::vector<ApprovalItemRecord>& chosen) override;
 
+  // Called with the customer id after an edit is applied (the vault
+  // recomputes the customer's tags: a credit rating feeds the rules). Set
+  // once, before the handler is shared.
+  void SetAppliedHook(std::function<void(const std::string&)> hook) {
+    applied_hook_ = std::move(hook);
+  }
+
  private:
+  std::function<void(const std::string&)> applied_hook_;
   Env* env_;
   store::Store& store_;
   AuditRecorder& audit_;

@@ -5,6 +5,8 @@
 #include "audit/entry.h"
 #include "common/encoding.h"
 #include "store/shred_ledger.h"
+#include "common/log.h"
+#include "service/sensitive_edit.h"
 
 namespace custvault::service {
 namespace {
@@ -165,8 +167,11 @@ Vault::~Vault() {
   // The services go first (they use the audit log and the stores); then the
   // audit log closes with a shutdown checkpoint.
   self_service_.reset();  // sends what is queued first
+  if (business_) business_->SetRecordsChangedHook(nullptr);
+  tags_.reset();
   business_.reset();
   customers_.reset();
+  approvals_.reset();
   accounts_.reset();
   if (audit_) audit_->log().Close().IgnoreError();
 }
@@ -202,6 +207,10 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   Vault* raw = vault.get();
   vault->accounts_->SetPasswordChangedHook(
       [raw] { raw->ForgetInitialCredentialsWhenAllChanged(); });
+  ASSIGN_OR_RETURN(vault->approval_store_, store::OpenSqliteApprovalStore(*vault->store_));
+  vault->approvals_ = std::make_unique<ApprovalService>(env, config, *vault->approval_store_,
+                                                        *vault->identity_store_,
+                                                        *vault->accounts_, *vault->audit_);
   vault->customers_ =
       std::make_unique<CustomerService>(env, config, *vault->catalog_, *vault->keyring_,
                                         *vault->store_, *vault->accounts_, *vault->audit_);
@@ -209,6 +218,31 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   vault->business_ = std::make_unique<BusinessService>(env, config, *vault->keyring_,
                                                        *vault->store_, *vault->business_store_,
                                                        *vault->accounts_, *vault->audit_);
+  // Tags and the approvals that change them (R-TAG-1/3/4, R-APR-1).
+  ASSIGN_OR_RETURN(vault->tag_store_, store::OpenSqliteTagStore(*vault->store_));
+  ASSIGN_OR_RETURN(vault->tags_,
+                   TagService::Open(env, config, *vault->catalog_, *vault->keyring_,
+                                    *vault->store_, *vault->tag_store_, *vault->business_store_,
+                                    *vault->approvals_, *vault->accounts_, *vault->audit_));
+  TagService* tags = vault->tags_.get();
+  vault->customers_->SetInitialTagger(
+      [tags](const std::map<std::string, std::string>& values) { return tags->InitialTags(values); });
+  vault->sensitive_edits_ =
+      std::make_unique<SensitiveEditHandler>(env, *vault->store_, *vault->audit_);
+  vault->approvals_->RegisterHandler(policy::ApprovalKind::kSensitiveEdit,
+                                     vault->sensitive_edits_.get());
+  vault->customers_->SetSensitiveEditFiler(MakeSensitiveEditFiler(*vault->approvals_));
+  // Tags follow the data: a change of business records files the tag
+  // change it causes for approval (docs/tags.md).
+  auto recompute = [tags](const std::string& customer_id) {
+    Result<std::optional<ApprovalView>> filed = tags->RecomputeCustomer(customer_id);
+    if (!filed.ok()) {
+      spdlog::warn("tags of customer {} not recomputed: {}", customer_id,
+                   filed.status().ToString());
+    }
+  };
+  vault->business_->SetRecordsChangedHook(recompute);
+  vault->sensitive_edits_->SetAppliedHook(recompute);
   ASSIGN_OR_RETURN(vault->self_service_store_,
                    store::OpenSqliteSelfServiceStore(*vault->store_));
   // sms.gateway = "http": the HTTP layer installs its gateway (no network
@@ -222,6 +256,9 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
                                               *vault->store_, *vault->self_service_store_,
                                               *vault->customers_, *vault->audit_,
                                               std::move(gateway)));
+  // Last, once every approval handler is registered: finish approvals a
+  // crash left half-applied, and close filings it interrupted.
+  RETURN_IF_ERROR(vault->approvals_->FinishInterrupted());
   return vault;
 }
 

@@ -22,14 +22,19 @@
 #include "crypto/keyring.h"
 #include "service/account_service.h"
 #include "service/actor.h"
+#include "service/approval_service.h"
+#include "service/sensitive_edit.h"
+#include "service/tag_service.h"
 #include "service/audit_service.h"
 #include "service/business_service.h"
 #include "service/customer_service.h"
 #include "service/self_service.h"
+#include "store/approval_store.h"
 #include "store/business_store.h"
 #include "store/identity_store.h"
 #include "store/self_service_store.h"
 #include "store/store.h"
+#include "store/tag_store.h"
 
 namespace custvault::service {
 
@@ -75,6 +80,8 @@ class Vault {
   AuditService& audit() { return *audit_; }
   BusinessService& business() { return *business_; }
   store::BusinessStore& business_store() { return *business_store_; }
+  ApprovalService& approvals() { return *approvals_; }
+  TagService& tags() { return *tags_; }
   SelfServiceService& self_service() { return *self_service_; }
   const crypto::Keyring& keyring() const { return *keyring_; }
 
@@ -93,6 +100,11 @@ class Vault {
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<AuditEventSink> audit_sink_;
   std::unique_ptr<AccountService> accounts_;
+  std::unique_ptr<store::ApprovalStore> approval_store_;
+  std::unique_ptr<ApprovalService> approvals_;
+  std::unique_ptr<store::TagStore> tag_store_;
+  std::unique_ptr<TagService> tags_;
+  std::unique_ptr<SensitiveEditHandler> sensitive_edits_;
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<store::BusinessStore> business_store_;
   std::unique_ptr<BusinessService> business_;
