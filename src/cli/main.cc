@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/audit_commands.h"
+#include "cli/business_commands.h"
 #include "cli/user_commands.h"
 #include "common/env.h"
 #include "common/log.h"
@@ -277,10 +278,21 @@ int Main(int argc, char** argv) {
                     "Session token written by `custvault login`");
   }
 
+  // `business ...` (business records) act as the logged-in user.
+  std::unique_ptr<BusinessCommands> business = AddBusinessCommands(
+      app,
+      [&](const std::string& dir, const std::string& session,
+          const BusinessBody& body) -> Status {
+        ASSIGN_OR_RETURN(Session opened, OpenSession(dir, session));
+        return body(opened.vault->business(), opened.actor);
+      },
+      std::cout, std::cerr);
+
   CLI11_PARSE(app, argc, argv);
 
   if (users.Parsed()) return users.Run();
   if (std::optional<int> code = audit->RunIfParsed()) return *code;
+  if (std::optional<int> code = business->RunIfParsed()) return *code;
 
   if (init->parsed()) return RunInit(data_dir);
   if (serve->parsed()) return RunServe(data_dir, listen);
