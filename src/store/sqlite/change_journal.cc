@@ -7,7 +7,9 @@
 #include <sqlite3.h>
 
 #include <cstring>
+#include <deque>
 #include <string>
+#include <unordered_map>
 
 #include "store/sqlite/patchset.h"
 
@@ -151,22 +153,23 @@ Result<const SessionJournal::TableInfo*> SessionJournal::Table(Connection& conne
   return &tables_.emplace(std::string(name), std::move(info)).first->second;
 }
 
-Result<std::string> SessionJournal::CustomerOf(Connection& connection,
-                                               const PatchsetChange& change) {
+Result<std::string_view> SessionJournal::CustomerOf(Connection& connection,
+                                                    const PatchsetChange& change,
+                                                    std::deque<std::string>* looked_up) {
   // A delete carries only the row's key: no customer data to scrub later,
   // and the delete itself must outlive any scrub (a restore of an older
   // backup needs it).
-  if (change.op == kPatchsetDelete) return std::string();
+  if (change.op == kPatchsetDelete) return std::string_view();
   ASSIGN_OR_RETURN(const TableInfo* table, Table(connection, change.table->name));
-  if (table->customer_column < 0) return std::string();
+  if (table->customer_column < 0) return std::string_view();
   if (static_cast<size_t>(table->customer_column) >= change.values.size() ||
       table->columns.size() != change.values.size()) {
     return DataLoss("change journal: table " + std::string(change.table->name) +
                     " changed shape inside a transaction");
   }
   const PatchsetValue& owner = change.values[table->customer_column];
-  if (owner.type == PatchsetValue::kText) return std::string(owner.bytes);
-  if (owner.type != PatchsetValue::kUndefined) return std::string();
+  if (owner.type == PatchsetValue::kText) return owner.bytes;
+  if (owner.type != PatchsetValue::kUndefined) return std::string_view();
   // An update that left customer_id alone (and it is not in the key): read
   // it from the row, which exists, since it was just updated.
   std::string sql = "SELECT " + QuoteIdentifier(table->columns[table->customer_column]) +
@@ -178,7 +181,7 @@ Result<std::string> SessionJournal::CustomerOf(Connection& connection,
     sql += QuoteIdentifier(table->columns[i]) + " IS ?" + std::to_string(keys.size() + 1);
     keys.push_back(&change.values[i]);
   }
-  if (keys.empty()) return std::string();
+  if (keys.empty()) return std::string_view();
   DynamicStatement lookup(connection.handle(), sql);
   if (lookup.rc() != SQLITE_OK) {
     return SqliteError(lookup.rc(), connection.handle(), "find the customer of a journaled update");
@@ -188,13 +191,14 @@ Result<std::string> SessionJournal::CustomerOf(Connection& connection,
   }
   const int rc = sqlite3_step(lookup.get());
   if (rc == SQLITE_ROW && sqlite3_column_type(lookup.get(), 0) == SQLITE_TEXT) {
-    return std::string(reinterpret_cast<const char*>(sqlite3_column_text(lookup.get(), 0)),
-                       static_cast<size_t>(sqlite3_column_bytes(lookup.get(), 0)));
+    return std::string_view(looked_up->emplace_back(
+        reinterpret_cast<const char*>(sqlite3_column_text(lookup.get(), 0)),
+        static_cast<size_t>(sqlite3_column_bytes(lookup.get(), 0))));
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     return SqliteError(rc, connection.handle(), "find the customer of a journaled update");
   }
-  return std::string();
+  return std::string_view();
 }
 
 Status SessionJournal::BeforeCommit(Connection& connection) {
@@ -224,15 +228,18 @@ Status SessionJournal::BeforeCommit(Connection& connection) {
     std::string_view table;
   };
   std::vector<Part> parts;
-  std::map<std::string, size_t, std::less<>> part_of;
+  // Keyed by views into the patchset (ids read from it) or into
+  // looked_up (ids read from the table), both alive until the rows are in.
+  std::unordered_map<std::string_view, size_t> part_of;
+  std::deque<std::string> looked_up;
   RETURN_IF_ERROR(ForEachPatchsetChange(
       std::string_view(static_cast<const char*>(patchset), static_cast<size_t>(size)),
       [&](const PatchsetChange& change) -> Status {
-        ASSIGN_OR_RETURN(std::string customer, CustomerOf(connection, change));
+        ASSIGN_OR_RETURN(std::string_view customer, CustomerOf(connection, change, &looked_up));
         auto found = part_of.find(customer);
         if (found == part_of.end()) {
           found = part_of.emplace(customer, parts.size()).first;
-          parts.push_back({std::move(customer), std::string(), std::string_view()});
+          parts.push_back({std::string(customer), std::string(), std::string_view()});
         }
         Part& part = parts[found->second];
         if (part.table.data() != change.table->name.data() || part.bytes.empty()) {

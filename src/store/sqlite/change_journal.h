@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -93,8 +94,10 @@ class SessionJournal final : public WriteJournal {
     std::vector<std::string> columns;
   };
   Result<const TableInfo*> Table(Connection& connection, std::string_view name);
-  // The customer whose data a change carries ("" for none).
-  Result<std::string> CustomerOf(Connection& connection, const PatchsetChange& change);
+  // The customer whose data a change carries ("" for none): a view into
+  // the change, or into *looked_up when it had to be read from the table.
+  Result<std::string_view> CustomerOf(Connection& connection, const PatchsetChange& change,
+                                      std::deque<std::string>* looked_up);
 
   Env* env_;
   ::sqlite3_session* session_ = nullptr;
