@@ -88,11 +88,33 @@ RetentionPlan PlanRetention(const std::vector<RetentionPiece>& pieces, int keep_
     (keep.count(piece->id) > 0 ? plan.keep : plan.remove).push_back(piece->id);
   }
   // A segment is needed by a kept chain if it carries any change after the
-  // oldest kept full's journal position. With no full backup at all every
-  // segment is kept: it may be all there is.
+  // oldest kept full's journal position that no kept incremental carries.
+  // With no full backup at all every segment is kept: it may be all there is.
   if (!kept_roots.empty()) {
+    // The journal ranges (base position, own position] of kept incrementals.
+    std::vector<std::pair<int64_t, int64_t>> covered;
+    for (const std::string& id : keep) {
+      const RetentionPiece* piece = by_id.at(id);
+      if (piece->kind != PieceKind::kIncremental) continue;
+      const auto base = by_id.find(piece->base_id);
+      if (base == by_id.end()) continue;
+      covered.emplace_back(base->second->journal_seq + 1, piece->journal_seq);
+    }
+    std::sort(covered.begin(), covered.end());
+    auto is_covered = [&covered](int64_t from, int64_t to) {
+      int64_t next = from;  // the first seq not yet known to be covered
+      for (const auto& [start, end] : covered) {
+        if (start > next) break;
+        next = std::max(next, end + 1);
+        if (next > to) return true;
+      }
+      return next > to;
+    };
     for (const RetentionSegment& segment : segments) {
-      if (segment.to_seq <= oldest_kept_journal_seq) plan.remove_segments.push_back(segment.name);
+      const int64_t from = std::max(segment.from_seq, oldest_kept_journal_seq + 1);
+      if (from > segment.to_seq || is_covered(from, segment.to_seq)) {
+        plan.remove_segments.push_back(segment.name);
+      }
     }
   }
   return plan;

@@ -16,9 +16,11 @@
 //   4. An incremental whose base is missing (an orphan) cannot be restored;
 //      it goes only when it is older than the oldest kept full backup
 //      (a newer orphan may belong to a chain still being copied).
-//   5. Shipped segments (continuous shipping) go when every change they
-//      carry is older than the oldest kept full backup's journal position,
-//      i.e. no kept chain can need them.
+//   5. Shipped segments (continuous shipping) go when no kept chain can
+//      need them: every change they carry is at or before the oldest kept
+//      full backup's journal position, or inside the range of kept
+//      incrementals (an incremental carries the same journal rows, so a
+//      point-in-time restore has them there).
 //
 // Thread safety: pure functions. Errors: none (input is taken as given;
 // cycles in the base links are treated as orphans).

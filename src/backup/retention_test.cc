@@ -98,6 +98,18 @@ TEST(RetentionTest, ShippedSegmentsGoOnlyWhenNoKeptChainNeedsThem) {
   EXPECT_EQ(plan.remove, (std::vector<std::string>{"f1"}));
 }
 
+TEST(RetentionTest, SegmentsInsideKeptIncrementalsGoTheRestStay) {
+  // f1 at 100; i1 covers 101..200, i2 201..260; f2 at 300.
+  const std::vector<RetentionPiece> pieces = {Full("f1", 10, 100), Incr("i1", "f1", 20, 200),
+                                              Incr("i2", "i1", 30, 260), Full("f2", 40, 300)};
+  const std::vector<RetentionSegment> segments = {
+      {"before-f1", 50, 100}, {"straddles-f1", 90, 150}, {"in-i1", 120, 199},
+      {"across-i1-i2", 190, 230}, {"after-i2", 240, 280}, {"after-f2", 301, 320}};
+  const RetentionPlan plan = PlanRetention(pieces, 2, segments);
+  EXPECT_EQ(plan.remove_segments,
+            (std::vector<std::string>{"before-f1", "straddles-f1", "in-i1", "across-i1-i2"}));
+}
+
 TEST(RetentionTest, EmptyLocationPlansNothing) {
   const RetentionPlan plan = PlanRetention({}, 4);
   EXPECT_TRUE(plan.keep.empty());
