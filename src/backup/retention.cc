@@ -110,11 +110,19 @@ RetentionPlan PlanRetention(const std::vector<RetentionPiece>& pieces, int keep_
       }
       return next > to;
     };
-    for (const RetentionSegment& segment : segments) {
-      const int64_t from = std::max(segment.from_seq, oldest_kept_journal_seq + 1);
-      if (from > segment.to_seq || is_covered(from, segment.to_seq)) {
-        plan.remove_segments.push_back(segment.name);
-      }
+    // Only the oldest run of unneeded segments goes, so what stays is
+    // still one unbroken sequence (the shipper checks that at start).
+    std::vector<const RetentionSegment*> ordered;
+    for (const RetentionSegment& segment : segments) ordered.push_back(&segment);
+    std::sort(ordered.begin(), ordered.end(),
+              [](const RetentionSegment* a, const RetentionSegment* b) {
+                return a->from_seq != b->from_seq ? a->from_seq < b->from_seq
+                                                  : a->to_seq > b->to_seq;
+              });
+    for (const RetentionSegment* segment : ordered) {
+      const int64_t from = std::max(segment->from_seq, oldest_kept_journal_seq + 1);
+      if (from <= segment->to_seq && !is_covered(from, segment->to_seq)) break;
+      plan.remove_segments.push_back(segment->name);
     }
   }
   return plan;

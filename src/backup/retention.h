@@ -20,7 +20,8 @@
 //      need them: every change they carry is at or before the oldest kept
 //      full backup's journal position, or inside the range of kept
 //      incrementals (an incremental carries the same journal rows, so a
-//      point-in-time restore has them there).
+//      point-in-time restore has them there). Only the oldest such run
+//      goes: the segments that stay are one unbroken sequence.
 //
 // Thread safety: pure functions. Errors: none (input is taken as given;
 // cycles in the base links are treated as orphans).

@@ -110,6 +110,17 @@ TEST(RetentionTest, SegmentsInsideKeptIncrementalsGoTheRestStay) {
             (std::vector<std::string>{"before-f1", "straddles-f1", "in-i1", "across-i1-i2"}));
 }
 
+TEST(RetentionTest, SegmentsGoOnlyAsAnUnbrokenOldestRun) {
+  // 201..300 is needed (no incremental of f2's chain covers it... it is
+  // before f2 and after i1); 301..400 is covered by i2 but stays behind it.
+  const std::vector<RetentionPiece> pieces = {Full("f1", 10, 100), Incr("i1", "f1", 20, 200),
+                                              Full("f2", 30, 300), Incr("i2", "f2", 40, 400)};
+  const std::vector<RetentionSegment> segments = {
+      {"s3", 301, 400}, {"s1", 101, 200}, {"s2", 201, 300}, {"s4", 401, 450}};
+  const RetentionPlan plan = PlanRetention(pieces, 2, segments);
+  EXPECT_EQ(plan.remove_segments, (std::vector<std::string>{"s1"}));
+}
+
 TEST(RetentionTest, EmptyLocationPlansNothing) {
   const RetentionPlan plan = PlanRetention({}, 4);
   EXPECT_TRUE(plan.keep.empty());
