@@ -53,6 +53,20 @@ Status CheckRelativeName(const std::string& id, const std::string& name) {
   return Status::Ok();
 }
 
+// The one directory every file of a backup lives in ("<id>" for
+// "<id>/manifest.json", ...), or "" when they do not share one.
+std::string TopDirectory(const std::vector<std::string>& files) {
+  std::string top;
+  for (const std::string& name : files) {
+    const size_t slash = name.find('/');
+    if (slash == std::string::npos || slash == 0) return "";
+    const std::string first = name.substr(0, slash);
+    if (!top.empty() && first != top) return "";
+    top = first;
+  }
+  return top;
+}
+
 }  // namespace
 
 bool OffsiteReport::ok() const {
@@ -188,7 +202,22 @@ Status OffsiteCopier::CopyOne(const LocatedBackup& backup, OffsiteCopyResult* re
       return Status(verified.code(), "off-site copy of " + id + " does not verify: " +
                                          verified.message());
     }
-    // 3. Give the files their names, the manifest last.
+    // 3. Give the files their names. A backup that is one directory (the
+    // archive format's layout) is renamed whole, so it appears at once;
+    // otherwise file by file, the manifest last.
+    const std::string top = TopDirectory(backup.files);
+    if (!top.empty()) {
+      const std::string to = offsite_dir_ + "/" + top;
+      // A directory of that name the format does not list is an unfinished
+      // or damaged earlier copy: this verified one replaces it.
+      std::error_code ignored;
+      fs::remove_all(to, ignored);
+      if (::rename((incoming + "/" + top).c_str(), to.c_str()) != 0) {
+        return Internal("cannot rename the copy of " + id + " into " + offsite_dir_ + ": " +
+                        ErrnoText(errno));
+      }
+      return SyncDirectory(offsite_dir_);
+    }
     std::set<std::string> final_directories;
     for (const std::string& name : backup.files) {
       const std::string to = offsite_dir_ + "/" + name;
@@ -224,6 +253,24 @@ Status OffsiteCopier::Prune(const std::string& location, int keep_full,
   *plan = PlanRetention(pieces, keep_full, {});
   for (const std::string& id : plan->remove) {
     const LocatedBackup& backup = *by_id.at(id);
+    const std::string top = TopDirectory(backup.files);
+    if (!top.empty()) {
+      // Hidden first (one rename: no half-deleted backup is ever listed),
+      // then removed.
+      for (const std::string& name : backup.files) RETURN_IF_ERROR(CheckRelativeName(id, name));
+      const std::string hidden = location + "/" + kRemovingPrefix + top;
+      std::error_code ignored;
+      fs::remove_all(hidden, ignored);
+      if (::rename((location + "/" + top).c_str(), hidden.c_str()) != 0) {
+        return Internal("cannot remove backup " + id + " from " + location + ": " +
+                        ErrnoText(errno));
+      }
+      RETURN_IF_ERROR(SyncDirectory(location));
+      fs::remove_all(hidden, ignored);
+      removed->push_back(id);
+      Step("retention: removed " + id + " from " + location);
+      continue;
+    }
     std::set<std::string> directories;
     // The manifest first: once it is gone the backup is no longer listed,
     // so a crash part-way leaves unlisted files, never a listed half.

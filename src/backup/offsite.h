@@ -15,14 +15,17 @@
 //   2. the copy is verified there against its manifest (every chunk's hash,
 //      the manifest's MAC) by the format: a file damaged on the way (a
 //      flaky remote mount, a full disk) is found before it gets its name;
-//   3. the files are renamed into the location, the manifest last, and the
-//      directories fsynced: a backup is visible off-site only when whole.
+//   3. the backup's directory is renamed into the location in one step
+//      (or, for a backup that is not one directory, its files one by one,
+//      the manifest last) and the directory fsynced: a backup is visible
+//      off-site only when whole.
 // A failed copy leaves nothing under the backup's name and is retried at
 // the next run; .incoming/ is cleared at the start of each run.
 //
 // Retention (retention.h) is then planned in each location on its own,
-// from what that location holds, and the planned pieces are deleted
-// manifest first (so a half-deleted backup is no longer listed).
+// from what that location holds; a backup to delete is first renamed to a
+// hidden .removing-<id> (or, not being one directory, loses its manifest
+// first), so a half-deleted backup is never listed.
 //
 // Thread safety: one copier per process at a time (the caller serialises:
 // the backup jobs run one after another). Errors name the backup and file.
@@ -41,6 +44,7 @@
 namespace custvault::backup {
 
 inline constexpr char kIncomingDirName[] = ".incoming";
+inline constexpr char kRemovingPrefix[] = ".removing-";
 inline constexpr size_t kCopyBufferBytes = 1 << 20;
 
 // One finished backup in a location, as the format lists it.
