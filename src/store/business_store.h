@@ -106,7 +106,8 @@ class BusinessStore {
   // Many at once in one transaction (imports, benchmarks); all or nothing.
   // At most kTransactionBatchMax rows (kTooLarge). Every row is checked
   // before anything is written; an error names the row by its position
-  // ("transaction 17: ...").
+  // ("transaction 17: ..."). Rows are written in (customer, time) order,
+  // so their ids need not follow the order of `records`.
   virtual Status InsertTransactions(const std::vector<TransactionRecord>& records) = 0;
   virtual Result<TransactionPage> ListTransactions(const std::string& customer_id,
                                                    const std::optional<std::string>& cursor,
