@@ -64,6 +64,7 @@ Result<RestoreTestRecord> RestoreTester::Run(const RestoreIntoFn& restore,
   record.id = "rt-" + std::to_string(record.started_at_us);
   record.trigger = options.trigger;
   record.actor_id = options.actor_id;
+  record.location = options.location;
 
   uint8_t suffix[6];
   RETURN_IF_ERROR(env_->RandomBytes(suffix));

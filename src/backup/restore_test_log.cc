@@ -46,6 +46,7 @@ json::object RestoreTestRecordJson(const RestoreTestRecord& r) {
   out["duration_ms"] = r.duration_ms;
   out["trigger"] = r.trigger;
   out["actor"] = r.actor_id;
+  out["location"] = r.location;
   out["backup_id"] = r.backup_id;
   json::array chain;
   for (const std::string& id : r.chain) chain.push_back(json::string(id));
@@ -79,6 +80,7 @@ Result<RestoreTestRecord> RestoreTestRecordFromJson(const json::value& value) {
   ASSIGN_OR_RETURN(r.duration_ms, IntField(o, "duration_ms"));
   ASSIGN_OR_RETURN(r.trigger, StringField(o, "trigger"));
   ASSIGN_OR_RETURN(r.actor_id, StringField(o, "actor"));
+  ASSIGN_OR_RETURN(r.location, StringField(o, "location"));
   ASSIGN_OR_RETURN(r.backup_id, StringField(o, "backup_id"));
   if (const json::value* chain = o.if_contains("chain")) {
     if (!chain->is_array()) return DataLoss("restore test record: chain is not an array");

@@ -24,9 +24,40 @@ class StoreChangeSource final : public ChangeSource {
 
   Result<store::sqlite::JournalBounds> Bounds() override { return journal_->Bounds(); }
 
-  Result<std::vector<store::sqlite::JournalRow>> JournalAfter(int64_t after_seq, int max_rows,
-                                                              size_t max_bytes) override {
-    return journal_->ReadAfter(after_seq, max_rows, max_bytes);
+  Result<std::vector<JournalRecord>> JournalAfter(int64_t after_seq, int max_rows,
+                                                  size_t max_bytes) override {
+    ASSIGN_OR_RETURN(store::sqlite::JournalBounds bounds, journal_->Bounds());
+    std::vector<JournalRecord> rows;
+    if (bounds.last_seq <= after_seq) return rows;
+    const int64_t up_to = std::min(bounds.last_seq, after_seq + max_rows);
+    size_t bytes = 0;
+    Status scanned = journal_->Scan(
+        after_seq, up_to, [&](const store::sqlite::JournalRow& row) -> Status {
+          if (!rows.empty() && bytes >= max_bytes) {
+            return Status(ErrorCode::kUnavailable, kEnoughEntries);
+          }
+          // Seqs are contiguous (AUTOINCREMENT under one writer lock; a
+          // rolled back transaction takes its seq back): a row that does
+          // not follow its predecessor means rows were pruned unread.
+          const int64_t expected = rows.empty() ? after_seq + 1 : rows.back().seq + 1;
+          if (row.seq != expected) {
+            return DataLoss("change journal gap: row " + std::to_string(expected) +
+                            " is gone (the journal now starts at " +
+                            std::to_string(bounds.first_seq) + ")");
+          }
+          rows.push_back({row.seq, row.committed_at_us, std::string(row.patchset)});
+          bytes += row.patchset.size();
+          return Status::Ok();
+        });
+    if (!scanned.ok() && scanned.message() != kEnoughEntries) return scanned;
+    if (rows.empty()) {
+      // last_seq counts rows ever written (sqlite_sequence): when the rows
+      // after us are all gone, the journal was pruned past us.
+      return DataLoss("change journal gap: rows after " + std::to_string(after_seq) +
+                      " are gone (the journal now starts at " +
+                      std::to_string(bounds.first_seq) + ")");
+    }
+    return rows;
   }
 
   Status AuditAfter(int64_t after_seq, int max_entries, ShippedSegment* into) override {
@@ -128,12 +159,14 @@ Status Shipper::Recover() {
 Status Shipper::RecoverLocked() {
   if (options_.offsite_dir.empty()) return InvalidArgument("backup.offsite_dir is not set");
   RETURN_IF_ERROR(env_->CreateDirectories(shipped_dir_, 0700));
+  RETURN_IF_ERROR(format_.RemoveLeftovers(shipped_dir_));
   ASSIGN_OR_RETURN(std::vector<ShippedSegmentInfo> segments, format_.List(shipped_dir_));
   SortSegments(&segments);
   int64_t journal_seq = 0;
   int64_t audit_seq = 0;
   bool first = true;
   int64_t live = 0;
+  last_.reset();
   for (const ShippedSegmentInfo& segment : segments) {
     if (!first && segment.journal_to_seq <= journal_seq && segment.audit_to_seq <= audit_seq) {
       // Covered by a merged segment (a compaction interrupted before it
@@ -151,6 +184,7 @@ Status Shipper::RecoverLocked() {
     audit_seq = std::max(audit_seq, segment.audit_to_seq);
     first = false;
     ++live;
+    last_ = segment;
   }
   journal_seq_ = journal_seq;
   audit_seq_ = audit_seq;
@@ -198,7 +232,7 @@ Result<int64_t> Shipper::ShipOnceLocked() {
     ASSIGN_OR_RETURN(store::sqlite::JournalBounds bounds, source_.Bounds());
     if (bounds.first_seq > 0) journal_seq_ = bounds.first_seq - 1;
   }
-  Result<std::vector<store::sqlite::JournalRow>> rows = source_.JournalAfter(
+  Result<std::vector<JournalRecord>> rows = source_.JournalAfter(
       journal_seq_, options_.max_rows_per_segment, options_.max_bytes_per_segment);
   if (!rows.ok() && rows.status().code() == ErrorCode::kDataLoss) {
     // The journal was pruned past us: start a new chain where it starts.
@@ -225,8 +259,14 @@ Result<int64_t> Shipper::ShipOnceLocked() {
   if (segment.journal.empty() && segment.audit_entries.empty()) return int64_t{0};
 
   segment.created_at_us = env_->NowMicros();
-  segment.new_chain = next_is_new_chain_;
+  segment.new_chain = next_is_new_chain_ || !last_;
+  if (!segment.new_chain) {
+    segment.previous_name = last_->name;
+    segment.previous_manifest_sm3 = last_->manifest_sm3;
+    segment.chain_id = last_->chain_id;
+  }
   ASSIGN_OR_RETURN(ShippedSegmentInfo written, format_.Write(shipped_dir_, segment));
+  last_ = written;
   const int64_t durable_us = env_->NowMicros();
   journal_seq_ = segment.journal_to_seq;
   audit_seq_ = segment.audit_to_seq;
@@ -242,6 +282,7 @@ Result<int64_t> Shipper::ShipOnceLocked() {
     status_.rows_shipped += static_cast<int64_t>(segment.journal.size());
     status_.last_shipped_at_us = durable_us;
   }
+  RecordPosition(/*force=*/false);
   if (options_.compact_every > 0 && small_segments_ >= options_.compact_every) {
     // A failed compaction costs only file count; shipping goes on.
     if (Status compacted = Compact(); !compacted.ok()) {
@@ -251,9 +292,25 @@ Result<int64_t> Shipper::ShipOnceLocked() {
   return static_cast<int64_t>(segment.journal.size());
 }
 
-void Shipper::RecordLags(const std::vector<store::sqlite::JournalRow>& rows, int64_t durable_us) {
+void Shipper::RecordPosition(bool force) {
+  if (!options_.record_position || journal_seq_ == position_recorded_seq_) return;
+  const int64_t now_us = env_->NowMicros();
+  if (!force && now_us - position_recorded_at_us_ < int64_t{options_.position_every_ms} * 1000) {
+    return;
+  }
+  // Only ever behind the truth (the segments are durable first), so a
+  // failure here costs pruning, never data.
+  if (Status recorded = options_.record_position(journal_seq_); !recorded.ok()) {
+    spdlog::warn("shipping: position not recorded: {}", recorded.ToString());
+    return;
+  }
+  position_recorded_seq_ = journal_seq_;
+  position_recorded_at_us_ = now_us;
+}
+
+void Shipper::RecordLags(const std::vector<JournalRecord>& rows, int64_t durable_us) {
   std::lock_guard lock(status_mutex_);
-  for (const store::sqlite::JournalRow& row : rows) {
+  for (const JournalRecord& row : rows) {
     lags_ms_.push_back(std::max<int64_t>(0, (durable_us - row.committed_at_us) / 1000));
     if (lags_ms_.size() > kLagWindow) lags_ms_.pop_front();
   }
@@ -276,6 +333,8 @@ Status Shipper::Compact() {
     small_segments_ = 0;
     return Status::Ok();
   }
+  // The run must end at the newest segment, so the next one follows the merge.
+  if (!last_ || run.back()->name != last_->name) return Status::Ok();
   ShippedSegment merged;
   bool have_first = false;
   for (const ShippedSegmentInfo* info : run) {
@@ -284,6 +343,9 @@ Status Shipper::Compact() {
       merged.journal_from_seq = part.journal_from_seq;
       merged.audit_from_seq = part.audit_from_seq;
       merged.new_chain = part.new_chain;
+      merged.previous_name = part.previous_name;
+      merged.previous_manifest_sm3 = part.previous_manifest_sm3;
+      merged.chain_id = part.chain_id;
       have_first = true;
     }
     merged.journal_to_seq = part.journal_to_seq;
@@ -301,6 +363,7 @@ Status Shipper::Compact() {
     merged.audit_head.reset();
   }
   ASSIGN_OR_RETURN(ShippedSegmentInfo written, format_.Write(shipped_dir_, merged));
+  last_ = written;
   for (const ShippedSegmentInfo* info : run) {
     if (info->name == written.name) continue;
     RETURN_IF_ERROR(format_.Remove(shipped_dir_, info->name));
@@ -337,6 +400,10 @@ void Shipper::Stop() {
   // What was committed before the stop goes off-site too.
   if (Result<int64_t> last = ShipOnce(); !last.ok()) {
     spdlog::warn("shipping: last round at stop failed: {}", last.status().ToString());
+  }
+  {
+    std::lock_guard ship(ship_mutex_);
+    RecordPosition(/*force=*/true);
   }
   std::lock_guard lock(status_mutex_);
   status_.running = false;

@@ -53,18 +53,21 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "store/audit_store.h"
-#include "store/sqlite/journal_reader.h"
+#include "backup/records.h"
+#include "store/sqlite/sqlite_backup.h"
 
 namespace custvault::backup {
 
-inline constexpr char kShippedDirName[] = "shipped";
+// Hidden, so that listing the location for backups (backup_engine.h
+// ListBackups) never takes it for a damaged backup.
+inline constexpr char kShippedDirName[] = ".shipped";
 
 // What one segment carries.
 struct ShippedSegment {
   // Journal rows journal_from_seq..journal_to_seq (empty when to < from).
   int64_t journal_from_seq = 0;
   int64_t journal_to_seq = 0;
-  std::vector<store::sqlite::JournalRow> journal;
+  std::vector<JournalRecord> journal;
   // Audit entries audit_from_seq..audit_to_seq, with the checkpoints among
   // them and the head as it was when they were read.
   int64_t audit_from_seq = 0;
@@ -74,6 +77,12 @@ struct ShippedSegment {
   std::optional<store::AuditHeadRow> audit_head;
   int64_t created_at_us = 0;
   bool new_chain = false;  // the first segment after a gap (or the first ever)
+  // The segment this one follows (set by the shipper; "" for a new
+  // chain) and the SM3 of its manifest file, so the stored segments link
+  // like a chain of incrementals and a swapped or replaced one is found.
+  std::string previous_name;
+  std::string previous_manifest_sm3;
+  std::string chain_id;  // the first segment of the chain ("" for a new chain: itself)
 };
 
 // A stored segment as listed (without its contents).
@@ -86,6 +95,9 @@ struct ShippedSegmentInfo {
   int64_t created_at_us = 0;
   int64_t bytes = 0;
   bool new_chain = false;
+  std::string chain_id;
+  std::string previous_name;
+  std::string manifest_sm3;  // SM3 of its manifest file (32 bytes)
 };
 
 // Orders segments as they were shipped: by journal then audit start, and
@@ -103,8 +115,11 @@ class SegmentFormat {
   virtual Result<ShippedSegmentInfo> Write(const std::string& dir,
                                            const ShippedSegment& segment) = 0;
   // Every finished segment in `dir`, ordered by journal then audit seq.
-  // Removes temporary files a crash left. kNotFound if `dir` is missing.
+  // kNotFound if `dir` is missing. Changes nothing.
   virtual Result<std::vector<ShippedSegmentInfo>> List(const std::string& dir) = 0;
+  // Removes what a writer that died left (never a finished segment); the
+  // shipper calls it at start, before anyone else writes there.
+  virtual Status RemoveLeftovers(const std::string& /*dir*/) { return Status::Ok(); }
   // Reads and verifies one segment (kDataLoss naming it when damaged).
   virtual Result<ShippedSegment> Read(const std::string& dir, const std::string& name) = 0;
   virtual Status Remove(const std::string& dir, const std::string& name) = 0;
@@ -115,10 +130,11 @@ class ChangeSource {
  public:
   virtual ~ChangeSource() = default;
   virtual Result<store::sqlite::JournalBounds> Bounds() = 0;
-  // See store::sqlite::JournalReader::ReadAfter (kDataLoss on a gap).
-  virtual Result<std::vector<store::sqlite::JournalRow>> JournalAfter(int64_t after_seq,
-                                                                      int max_rows,
-                                                                      size_t max_bytes) = 0;
+  // Rows with seq > after_seq in seq order: at most max_rows, and no more
+  // once their patchsets reach max_bytes (at least one when there is one).
+  // kDataLoss when the first row is not after_seq + 1 (pruned unread).
+  virtual Result<std::vector<JournalRecord>> JournalAfter(int64_t after_seq, int max_rows,
+                                                          size_t max_bytes) = 0;
   // Audit entries with seq > after_seq (at most max_entries) and the
   // checkpoints among them and head, from one snapshot.
   virtual Status AuditAfter(int64_t after_seq, int max_entries, ShippedSegment* into) = 0;
@@ -137,6 +153,11 @@ struct ShipperOptions {
   size_t max_bytes_per_segment = 32 << 20;
   int max_audit_entries_per_segment = 20'000;
   int compact_every = 600;  // merge this many small segments into one; 0 = never
+  // Tells the source how far shipping got (the backup core prunes the
+  // journal only up to it: backup_state "ship.journal_seq"). Called after a
+  // segment is durable, at most every position_every_ms, and at Stop.
+  std::function<Status(int64_t journal_seq)> record_position;
+  int position_every_ms = 5'000;
 };
 
 struct ShipperStatus {
@@ -187,7 +208,8 @@ class Shipper {
   Status ShipLedger();
   Status Compact();
   void SetError(const Status& status);
-  void RecordLags(const std::vector<store::sqlite::JournalRow>& rows, int64_t durable_us);
+  void RecordPosition(bool force);
+  void RecordLags(const std::vector<JournalRecord>& rows, int64_t durable_us);
 
   Env* const env_;
   ChangeSource& source_;
@@ -202,8 +224,11 @@ class Shipper {
   int64_t audit_seq_ = 0;
   bool recovered_ = false;
   bool next_is_new_chain_ = false;
+  std::optional<ShippedSegmentInfo> last_;  // the newest stored segment
   int64_t ledger_bytes_shipped_ = -1;
   int64_t small_segments_ = 0;
+  int64_t position_recorded_seq_ = -1;
+  int64_t position_recorded_at_us_ = 0;
 
   mutable std::mutex status_mutex_;
   ShipperStatus status_;           // guarded by status_mutex_

@@ -14,7 +14,8 @@
 
 #include "common/fake_env.h"
 #include "store/shred_ledger.h"
-#include "store/sqlite/journal_reader.h"
+#include "store/sqlite/sqlite_audit_store.h"
+#include "store/sqlite/sqlite_backup.h"
 #include "store/store.h"
 
 namespace custvault::backup {
@@ -22,7 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using store::sqlite::JournalBounds;
-using store::sqlite::JournalRow;
 
 class FakeSource final : public ChangeSource {
  public:
@@ -30,7 +30,7 @@ class FakeSource final : public ChangeSource {
     std::lock_guard lock(mutex_);
     for (int i = 0; i < rows; ++i) {
       const int64_t seq = next_seq_++;
-      journal_[seq] = {seq, at_us, "C" + std::to_string(seq), "patch-" + std::to_string(seq)};
+      journal_[seq] = {seq, at_us, "patch-" + std::to_string(seq)};
     }
   }
   void Audit(int entries) {
@@ -50,12 +50,12 @@ class FakeSource final : public ChangeSource {
   Result<JournalBounds> Bounds() override {
     std::lock_guard lock(mutex_);
     if (journal_.empty()) return store::sqlite::JournalBounds{};
-    return store::sqlite::JournalBounds{journal_.begin()->first, journal_.rbegin()->first};
+    return store::sqlite::JournalBounds{journal_.begin()->first, journal_.rbegin()->first, 0, 6};
   }
-  Result<std::vector<JournalRow>> JournalAfter(int64_t after_seq, int max_rows,
+  Result<std::vector<JournalRecord>> JournalAfter(int64_t after_seq, int max_rows,
                                                size_t) override {
     std::lock_guard lock(mutex_);
-    std::vector<JournalRow> rows;
+    std::vector<JournalRecord> rows;
     for (auto it = journal_.upper_bound(after_seq);
          it != journal_.end() && static_cast<int>(rows.size()) < max_rows; ++it) {
       rows.push_back(it->second);
@@ -80,7 +80,7 @@ class FakeSource final : public ChangeSource {
 
  private:
   std::mutex mutex_;
-  std::map<int64_t, JournalRow> journal_;
+  std::map<int64_t, JournalRecord> journal_;
   std::vector<store::AuditEntryRow> audit_;
   int64_t next_seq_ = 1;
   int64_t next_audit_ = 1;
@@ -106,6 +106,12 @@ class MemoryFormat final : public SegmentFormat {
     info.audit_to_seq = segment.audit_to_seq;
     info.created_at_us = segment.created_at_us;
     info.new_chain = segment.new_chain;
+    info.chain_id = segment.new_chain ? info.name : segment.chain_id;
+    info.previous_name = segment.previous_name;
+    info.manifest_sm3 = "sm3-of-" + info.name;
+    if (!segment.new_chain && segment.previous_manifest_sm3 != "sm3-of-" + segment.previous_name) {
+      return Internal("the shipper linked " + info.name + " to the wrong predecessor");
+    }
     segments_[info.name] = {info, segment};
     ++writes_;
     return info;
@@ -150,7 +156,7 @@ class MemoryFormat final : public SegmentFormat {
     int64_t j = 0, a = 0;
     for (const ShippedSegmentInfo& info : infos) {
       const ShippedSegment& segment = segments_.at(info.name).second;
-      for (const JournalRow& row : segment.journal) {
+      for (const JournalRecord& row : segment.journal) {
         if (row.seq > j) replay.journal.push_back(row.seq), j = row.seq;
       }
       for (const auto& entry : segment.audit_entries) {
@@ -336,7 +342,7 @@ TEST_F(ShipperTest, AnInterruptedCompactionIsFinishedAtRestart) {
     for (const auto& row : segment.journal) merged.journal.push_back(row);
   }
   std::sort(merged.journal.begin(), merged.journal.end(),
-            [](const JournalRow& a, const JournalRow& b) { return a.seq < b.seq; });
+            [](const JournalRecord& a, const JournalRecord& b) { return a.seq < b.seq; });
   ASSERT_TRUE(format_.Write("", merged).ok());
   EXPECT_EQ(format_.count(), 4u);
   auto restarted = NewShipper();
@@ -390,6 +396,24 @@ TEST_F(ShipperTest, TheThreadShipsUntilStoppedAndStopShipsTheRest) {
   EXPECT_EQ(format_.ReplayAll().journal, Range(1, 60));
 }
 
+TEST_F(ShipperTest, ThePositionIsRecordedForJournalPruningNoMoreOftenThanAsked) {
+  std::vector<int64_t> recorded;
+  options_.record_position = [&](int64_t seq) {
+    recorded.push_back(seq);
+    return Status::Ok();
+  };
+  options_.position_every_ms = 1000;
+  auto shipper = NewShipper();
+  source_.Commit(env_.NowMicros(), 2);
+  ASSERT_TRUE(shipper->ShipOnce().ok());
+  source_.Commit(env_.NowMicros(), 2);
+  ASSERT_TRUE(shipper->ShipOnce().ok());  // too soon: not recorded
+  env_.AdvanceMicros(1'000'000);
+  source_.Commit(env_.NowMicros(), 1);
+  ASSERT_TRUE(shipper->ShipOnce().ok());
+  EXPECT_EQ(recorded, (std::vector<int64_t>{2, 5}));
+}
+
 TEST_F(ShipperTest, NoOffsiteDirectoryIsRefused) {
   options_.offsite_dir.clear();
   auto shipper = NewShipper();
@@ -413,26 +437,34 @@ TEST_F(ShipperTest, TheJournalReaderSeesEveryCommitOfARealStore) {
   }
   auto reader = store::sqlite::JournalReader::Open(options.path);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  auto bounds = (*reader)->Bounds();
+  auto audit = store::sqlite::SqliteAuditStore::Open({.path = (root_ / "data" / "audit.db").string()});
+  ASSERT_TRUE(audit.ok());
+  std::unique_ptr<ChangeSource> source = MakeChangeSource(std::move(*reader), **audit);
+  auto bounds = source->Bounds();
   ASSERT_TRUE(bounds.ok());
   EXPECT_GE(bounds->last_seq - bounds->first_seq + 1, 25);
   int64_t after = bounds->first_seq - 1;
   int64_t seen = 0;
-  for (;;) {
-    auto rows = (*reader)->ReadAfter(after, 7, 1 << 20);
+  while (after < bounds->last_seq) {
+    auto rows = source->JournalAfter(after, 7, 1 << 20);
     ASSERT_TRUE(rows.ok()) << rows.status().ToString();
-    if (rows->empty()) break;
-    for (const JournalRow& row : *rows) {
+    ASSERT_FALSE(rows->empty());
+    for (const JournalRecord& row : *rows) {
       EXPECT_EQ(row.seq, after + 1);
+      EXPECT_FALSE(row.patchset.empty());
       after = row.seq;
       ++seen;
     }
   }
-  EXPECT_EQ(after, bounds->last_seq);
   EXPECT_GE(seen, 25);
-  // Asking from before a pruned start is a gap, named.
-  auto gap = (*reader)->ReadAfter(bounds->first_seq - 2, 5, 1 << 20);
+  auto none = source->JournalAfter(after, 7, 1 << 20);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // Rows pruned before they were read: a gap, named.
+  ASSERT_TRUE(store::sqlite::PruneJournal(options.path, bounds->first_seq + 5).ok());
+  auto gap = source->JournalAfter(bounds->first_seq - 1, 5, 1 << 20);
   EXPECT_EQ(gap.status().code(), ErrorCode::kDataLoss);
+  EXPECT_NE(gap.status().message().find("change journal gap"), std::string::npos);
 }
 
 }  // namespace
