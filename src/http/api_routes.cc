@@ -8,6 +8,7 @@
 #include "http/auth.h"
 #include "http/business_routes.h"
 #include "http/identity_routes.h"
+#include "http/self_service_routes.h"
 #include "policy/policy.h"
 
 namespace custvault::http {
@@ -315,6 +316,7 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   RegisterIdentityRoutes(router, vault.accounts());
   RegisterAuditRoutes(router, vault.audit(), authenticate);
   RegisterBusinessRoutes(router, vault.business(), authenticate);
+  RegisterSelfServiceRoutes(router, vault);  // no bearer token: customers, not staff
 }
 
 }  // namespace custvault::http

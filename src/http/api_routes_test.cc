@@ -119,6 +119,13 @@ const RouteRule kRouteRules[] = {
     {"GET", "/api/v1/audit/export.csv", Operation::kAuditExport, ""},
     {"GET", "/api/v1/audit/verify", Operation::kAuditVerify, ""},
     {"GET", "/api/v1/audit/alerts", Operation::kAlertsRead, ""},
+    // Customer self-service: no bearer token at all (the proof is the SMS
+    // code); a staff token neither helps nor hurts.
+    {"POST", "/api/v1/self-service/challenges", std::nullopt,
+     R"({"customer_id":"C20000101000001","id_last4":"0000","phone":"13812345678"})"},
+    {"POST", "/api/v1/self-service/challenges/{id}/verify", std::nullopt, R"({"code":"123456"})"},
+    {"POST", "/api/v1/self-service/changes", std::nullopt,
+     R"({"token":"sst_x","address":"北京市朝阳区建国路88号"})"},
     {"POST", "/api/v1/audit/alerts/{id}/ack", Operation::kAlertsAck, ""},
     {"POST", "/api/v1/customers/{id}/transactions", Operation::kBusinessWrite,
      R"({"amount_fen":100,"occurred_at":"2026-01-01T00:00:00Z","channel":"app"})"},
@@ -194,6 +201,8 @@ TEST_F(ApiRoutesTest, WithoutAValidSessionEveryEndpointButTheOpenOnesIs401) {  /
   env_.AdvanceMicros(9LL * 3600 * 1'000'000);  // past the absolute session lifetime (8 h)
   for (const RouteInfo& route : router_.Routes()) {
     if (route.pattern == "/healthz" || route.pattern == "/api/v1/auth/login") continue;
+    // Customer self-service takes no bearer token (R-SELF-1).
+    if (route.pattern.rfind("/api/v1/self-service/", 0) == 0) continue;
     std::string path = route.pattern;
     if (const size_t at = path.find("{id}"); at != std::string::npos)
       path.replace(at, 4, "C20261129000001");
