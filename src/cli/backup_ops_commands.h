@@ -10,6 +10,12 @@
 //   custvault backup offsite-copy [--backup ID]   copy finished backups to the
 //                                   off-site directory (verified), then retention
 //   custvault backup shipping-status              the shipper's progress off-site
+//   custvault backup restore-shipped --from L --to D --master-key K [--at T]
+//                                   a full backup, its incrementals and the
+//                                   shipped changes after them, into a new
+//                                   data directory (backup/shipped_restore.h);
+//                                   needs no login: it reads only the backup
+//                                   location and the master key
 //
 // They act as the person logged in with `custvault login` (the same policy
 // as the API: kBackupRun to run, kBackupRead to read), like every command.
@@ -53,6 +59,7 @@ class BackupOpsCommands {
   int RestoreTests();
   int OffsiteCopy();
   int ShippingStatus();
+  int RestoreShipped();
   int Fail(const Status& status);
 
   BackupOpsRunner runner_;
