@@ -91,7 +91,7 @@ Result<std::unique_ptr<PieceWriter>> PieceWriter::Create(const std::string& path
                                                          const PieceOptions& options,
                                                          BytesProgress progress) {
   if (options.chunk_bytes < kChunkBytesMin || options.chunk_bytes > kChunkRawBytesMax)
-    return InvalidArgument("backup chunk_bytes must be 64 KiB .. 64 MiB");
+    return InvalidArgument("backup chunk_bytes must be 4 KiB .. 64 MiB");
   if (options.threads < 1 || options.threads > 16) return InvalidArgument("threads must be 1..16");
   if (options.zstd_level < 1 || options.zstd_level > ZSTD_maxCLevel())
     return InvalidArgument("zstd_level out of range");
