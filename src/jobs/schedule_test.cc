@@ -188,7 +188,7 @@ TEST(DueTimes, RandomInstantsAgreeWithTheCLibrary) {
     const int kind = static_cast<int>(rng() % 3);
     const int weekday = static_cast<int>(rng() % 7);
     const int minute = static_cast<int>(rng() % 1440);
-    char clock[8];
+    char clock[16];
     std::snprintf(clock, sizeof clock, "%02d:%02d", minute / 60, minute % 60);
     const std::string text = std::string(kinds[kind]) + " " +
                              (kind == 1 ? std::string(days[weekday]) + " " : "") + clock;

@@ -273,6 +273,17 @@ TEST(RuleSetLimits, SixtyFourRulesAreAllowedSixtyFiveAreNot) {
   ExpectRefused(text, {"dimension \"d\"", "more than 64 rules"});
 }
 
+// toml11 reads out of bounds on these inside a literal string (ASan found
+// it); they are refused before it sees them.
+TEST(RuleSetErrors, InvalidUtf8IsRefusedBeforeTheTomlParser) {
+  for (const char* bad : {"\x88", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe5\xbc"}) {
+    ExpectRefused(std::string("#\nn='a") + bad + "b'\n", {"not valid UTF-8"});
+  }
+  // Valid UTF-8 (Chinese in a rule's description, in a literal string) is fine.
+  Result<RuleSet> rules = RuleSet::Parse(OneDimension("true") + "description = '价值分层'\n");
+  EXPECT_TRUE(rules.ok()) << rules.status().ToString();
+}
+
 TEST(RuleSetLimits, DeeplyNestedTomlIsRefusedBeforeTheTomlParser) {
   ExpectRefused("x = " + std::string(20'000, '['), {"brackets nest deeper than 16"});
 }
