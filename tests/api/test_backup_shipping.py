@@ -25,8 +25,10 @@ import unittest
 
 from harness import BINARY, STRONG_PASSWORD, CustvaultServer
 
-RATE_PER_SECOND = 200
-LOAD_SECONDS = 6
+# The measurement in docs/performance.md runs longer:
+# CUSTVAULT_SHIPPING_LOAD_SECONDS=30 python3 tests/api/test_backup_shipping.py
+RATE_PER_SECOND = int(os.environ.get("CUSTVAULT_SHIPPING_RATE", "200"))
+LOAD_SECONDS = int(os.environ.get("CUSTVAULT_SHIPPING_LOAD_SECONDS", "6"))
 WORKERS = 8
 SAFE_BEFORE_KILL_SECONDS = 2.0
 
