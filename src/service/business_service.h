@@ -170,7 +170,9 @@ class BusinessService {
 
   // Called with the customer id after every successful add or close, so
   // the customer's tags can be recomputed. Its outcome never changes the
-  // call's (exceptions are swallowed). An empty function removes it.
+  // call's (exceptions are swallowed). It runs on the caller's thread after
+  // the record is durable and audited, so a slow hook delays the answer.
+  // An empty function removes it.
   void SetRecordsChangedHook(std::function<void(const std::string& customer_id)> hook);
 
  private:
