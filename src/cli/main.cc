@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/audit_commands.h"
+#include "cli/jobs_commands.h"
 #include "cli/business_commands.h"
 #include "cli/user_commands.h"
 #include "common/env.h"
@@ -91,6 +92,10 @@ int RunServe(const std::string& data_dir, const std::string& listen) {
   if (Status s = (*server)->Start(); !s.ok()) return Fail(s);
   const std::string host = server_config.listen.substr(0, server_config.listen.rfind(':'));
   std::cout << "custvault listening on http://" << host << ":" << (*server)->port() << std::endl;
+  if ((*vault)->config().jobs.enabled) {
+    (*vault)->scheduler().Start();
+    spdlog::info("scheduler started: {} jobs", (*vault)->scheduler().List().size());
+  }
   spdlog::info("listening on {}:{} (store {}, crypto profile {}, industry {})", host,
                (*server)->port(), (*vault)->config().storage.backend,
                (*vault)->config().crypto.profile, (*vault)->config().catalog.industry);
@@ -105,6 +110,8 @@ int RunServe(const std::string& data_dir, const std::string& listen) {
   // Wake the waiter if the server stopped for another reason.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
+  // Before the services go away (the vault's destructor): a running job finishes first.
+  (*vault)->scheduler().Stop();
   return 0;
 }
 
@@ -288,9 +295,20 @@ int Main(int argc, char** argv) {
       },
       std::cout, std::cerr);
 
+  // `jobs list|run` acts as the logged-in user.
+  std::unique_ptr<service::Vault> jobs_vault;
+  JobsCommands jobs(
+      app,
+      [&](const std::string& dir) -> Result<service::Vault*> {
+        ASSIGN_OR_RETURN(jobs_vault, OpenVault(dir));
+        return jobs_vault.get();
+      },
+      std::cout, std::cerr);
+
   CLI11_PARSE(app, argc, argv);
 
   if (users.Parsed()) return users.Run();
+  if (jobs.Parsed()) return jobs.Run();
   if (std::optional<int> code = audit->RunIfParsed()) return *code;
   if (std::optional<int> code = business->RunIfParsed()) return *code;
 

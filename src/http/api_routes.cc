@@ -8,6 +8,7 @@
 #include "http/auth.h"
 #include "http/business_routes.h"
 #include "http/identity_routes.h"
+#include "http/jobs_routes.h"
 #include "http/self_service_routes.h"
 #include "policy/policy.h"
 
@@ -315,6 +316,7 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   router.Add("POST", "/api/v1/customers/{id}/reveal", bind(RevealCustomer));
   RegisterIdentityRoutes(router, vault.accounts());
   RegisterAuditRoutes(router, vault.audit(), authenticate);
+  RegisterJobsRoutes(router, vault.jobs(), authenticate);
   RegisterBusinessRoutes(router, vault.business(), authenticate);
   RegisterSelfServiceRoutes(router, vault);  // no bearer token: customers, not staff
 }

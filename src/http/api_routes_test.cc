@@ -127,6 +127,7 @@ const RouteRule kRouteRules[] = {
     {"POST", "/api/v1/self-service/changes", std::nullopt,
      R"({"token":"sst_x","address":"北京市朝阳区建国路88号"})"},
     {"POST", "/api/v1/audit/alerts/{id}/ack", Operation::kAlertsAck, ""},
+    {"GET", "/api/v1/jobs", Operation::kJobsRead, ""},
     {"POST", "/api/v1/customers/{id}/transactions", Operation::kBusinessWrite,
      R"({"amount_fen":100,"occurred_at":"2026-01-01T00:00:00Z","channel":"app"})"},
     {"GET", "/api/v1/customers/{id}/transactions", Operation::kBusinessRead, ""},

@@ -22,6 +22,24 @@ crypto::CryptoProfile ProfileOf(const Config& config) {
                                        : crypto::CryptoProfile::kDefault;
 }
 
+// A schedule in [jobs] that does not parse stops the start with its key
+// named, whether or not a job uses it yet.
+Status CheckJobSchedules(const Config& config) {
+  const std::pair<const char*, const std::string*> schedules[] = {
+      {"jobs.reclassify", &config.jobs.reclassify},
+      {"jobs.backup_incremental", &config.jobs.backup_incremental},
+      {"jobs.backup_full", &config.jobs.backup_full},
+      {"jobs.restore_test", &config.jobs.restore_test},
+  };
+  for (const auto& [key, text] : schedules) {
+    Result<jobs::Schedule> schedule = jobs::ParseSchedule(*text);
+    if (!schedule.ok()) {
+      return InvalidArgument(std::string(key) + ": " + schedule.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Config> LoadConfig(Env* env, const std::string& data_dir,
                           const std::map<std::string, std::string>& environment) {
   std::string text;
@@ -164,6 +182,8 @@ Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
 }
 
 Vault::~Vault() {
+  // No timed job may run while the services it uses go away.
+  if (scheduler_) scheduler_->Stop();
   // The services go first (they use the audit log and the stores); then the
   // audit log closes with a shutdown checkpoint.
   self_service_.reset();  // sends what is queued first
@@ -191,6 +211,11 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
                    crypto::Keyring::Open(env, config.DataPath(config.crypto.master_key_file),
                                          ProfileOf(config), /*create_if_missing=*/false));
   ASSIGN_OR_RETURN(vault->store_, OpenStore(env, config));
+  // The scheduler exists from here on, so each service can register its
+  // timed job (AddScheduledJob) right where it is created below.
+  RETURN_IF_ERROR(CheckJobSchedules(config));
+  vault->scheduler_ =
+      std::make_unique<jobs::Scheduler>(env, *vault->store_, config.utc_offset_seconds);
   RETURN_IF_ERROR(LoadDomainKeys(env, *vault->keyring_, *vault->store_));
   ASSIGN_OR_RETURN(vault->identity_store_, store::OpenSqliteIdentityStore(*vault->store_));
   ASSIGN_OR_RETURN(vault->audit_, AuditService::Open(env, config, vault->keyring_.get()));
@@ -198,6 +223,8 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   ASSIGN_OR_RETURN(vault->accounts_,
                    AccountService::Create(env, config, *vault->keyring_, *vault->store_,
                                           *vault->identity_store_, *vault->audit_sink_));
+  vault->jobs_ =
+      std::make_unique<JobsService>(*vault->scheduler_, *vault->accounts_, *vault->audit_);
   Result<AccountView> admin = vault->accounts_->FindAccountByUsername(kInitialSysAdminUsername);
   if (!admin.ok() && admin.status().code() == ErrorCode::kNotFound) {
     return NotFound("data directory " + data_dir +
@@ -260,6 +287,13 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   // crash left half-applied, and close filings it interrupted.
   RETURN_IF_ERROR(vault->approvals_->FinishInterrupted());
   return vault;
+}
+
+Status Vault::AddScheduledJob(const std::string& name, const std::string& schedule_text,
+                              std::function<Status()> run) {
+  Result<jobs::Schedule> schedule = jobs::ParseSchedule(schedule_text);
+  if (!schedule.ok()) return InvalidArgument("jobs." + name + ": " + schedule.status().message());
+  return scheduler_->Add(name, *schedule, std::move(run));
 }
 
 void Vault::ForgetInitialCredentialsWhenAllChanged() {

@@ -11,6 +11,7 @@
 // and one-time codes in plain (docs/self-service.md).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "crypto/keyring.h"
+#include "jobs/scheduler.h"
 #include "service/account_service.h"
 #include "service/actor.h"
 #include "service/approval_service.h"
@@ -28,6 +30,7 @@
 #include "service/audit_service.h"
 #include "service/business_service.h"
 #include "service/customer_service.h"
+#include "service/jobs_service.h"
 #include "service/self_service.h"
 #include "store/approval_store.h"
 #include "store/business_store.h"
@@ -84,6 +87,16 @@ class Vault {
   TagService& tags() { return *tags_; }
   SelfServiceService& self_service() { return *self_service_; }
   const crypto::Keyring& keyring() const { return *keyring_; }
+  // The timed jobs (jobs/scheduler.h). Built right after the store opens,
+  // never started by Open: `custvault serve` starts it when jobs.enabled.
+  jobs::Scheduler& scheduler() { return *scheduler_; }
+  JobsService& jobs() { return *jobs_; }
+
+  // Adds a timed job whose schedule is the config key jobs.<name> (e.g.
+  // AddScheduledJob("reclassify", config().jobs.reclassify, ...)); a bad
+  // schedule names that key. Only before the scheduler starts (in Open).
+  Status AddScheduledJob(const std::string& name, const std::string& schedule_text,
+                         std::function<Status()> run);
 
   // Called after a password change: removes initial-credentials once all
   // three initial accounts have replaced their one-time passwords.
@@ -96,10 +109,12 @@ class Vault {
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<crypto::Keyring> keyring_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<jobs::Scheduler> scheduler_;  // stopped first in ~Vault
   std::unique_ptr<store::IdentityStore> identity_store_;
   std::unique_ptr<AuditService> audit_;
   std::unique_ptr<AuditEventSink> audit_sink_;
   std::unique_ptr<AccountService> accounts_;
+  std::unique_ptr<JobsService> jobs_;
   std::unique_ptr<store::ApprovalStore> approval_store_;
   std::unique_ptr<ApprovalService> approvals_;
   std::unique_ptr<store::TagStore> tag_store_;
