@@ -63,7 +63,6 @@ json::object ShippingViewJson(const ShippingView& view) {
         {"running", s.running},
         {"journal_seq", s.journal_seq},
         {"audit_seq", s.audit_seq},
-        {"segments", s.segments},
         {"segments_written", s.segments_written},
         {"rows_shipped", s.rows_shipped},
         {"last_shipped_at", Time(s.last_shipped_at_us)},

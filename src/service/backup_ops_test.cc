@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "audit/entry.h"
 #include "backup/backup_engine.h"
@@ -210,6 +211,32 @@ TEST_F(BackupOpsWithOffsiteTest, RetentionKeepsTheNewestChainInBothLocations) {
   auto runs = vault_->audit().log().store().Search(query);
   ASSERT_TRUE(runs.ok());
   EXPECT_EQ(runs->size(), 3u);
+}
+
+TEST_F(BackupOpsWithOffsiteTest, ARestoreTestOfACorruptedOffsiteBackupIsRecordedAsAFail) {
+  Create(5);
+  ASSERT_TRUE(vault_->backup_ops().RunBackupJob(true).ok());
+  auto listed = backup::ListBackups(offsite_);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  const std::string piece = offsite_ + "/" + (*listed)[0].id + "/custvault.db.cvb";
+  {
+    std::fstream file(piece, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(100);
+    file.put('\x55');
+  }
+  RestoreTestRequest request;
+  request.with_shipped = false;
+  auto record = vault_->backup_ops().RestoreTest(admin_, request);
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  EXPECT_FALSE(record->passed);
+  EXPECT_NE(record->failure.find((*listed)[0].id), std::string::npos) << record->failure;
+  EXPECT_NE(record->failure.find("custvault.db"), std::string::npos) << record->failure;
+  auto listing = vault_->backup_ops().RestoreTests(admin_, 5);
+  ASSERT_TRUE(listing.ok());
+  ASSERT_EQ(listing->records.size(), 1u);
+  EXPECT_FALSE(listing->records[0].passed);
+  EXPECT_TRUE(listing->status.overdue);
 }
 }  // namespace
 }  // namespace custvault::service
