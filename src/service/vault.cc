@@ -184,6 +184,7 @@ Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
 Vault::~Vault() {
   // No timed job may run while the services it uses go away.
   if (scheduler_) scheduler_->Stop();
+  backup_ops_.reset();  // stops shipping (a last round) while the audit log is open
   // The services go first (they use the audit log and the stores); then the
   // audit log closes with a shutdown checkpoint.
   self_service_.reset();  // sends what is queued first
@@ -225,6 +226,17 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
                                           *vault->identity_store_, *vault->audit_sink_));
   vault->jobs_ =
       std::make_unique<JobsService>(*vault->scheduler_, *vault->accounts_, *vault->audit_);
+  // Backup operations and their timed jobs (R-BAK-1, R-BAK-2, R-BAK-2a).
+  vault->backup_ops_ = std::make_unique<BackupOperations>(
+      env, config, *vault->catalog_, *vault->keyring_, *vault->store_, *vault->accounts_,
+      *vault->audit_);
+  BackupOperations* backup_ops = vault->backup_ops_.get();
+  RETURN_IF_ERROR(vault->AddScheduledJob(kJobBackupIncremental, config.jobs.backup_incremental,
+                                         [backup_ops] { return backup_ops->RunBackupJob(false); }));
+  RETURN_IF_ERROR(vault->AddScheduledJob(kJobBackupFull, config.jobs.backup_full,
+                                         [backup_ops] { return backup_ops->RunBackupJob(true); }));
+  RETURN_IF_ERROR(vault->AddScheduledJob(kJobRestoreTest, config.jobs.restore_test,
+                                         [backup_ops] { return backup_ops->RunRestoreTestJob(); }));
   Result<AccountView> admin = vault->accounts_->FindAccountByUsername(kInitialSysAdminUsername);
   if (!admin.ok() && admin.status().code() == ErrorCode::kNotFound) {
     return NotFound("data directory " + data_dir +

@@ -28,6 +28,7 @@
 #include "service/sensitive_edit.h"
 #include "service/tag_service.h"
 #include "service/audit_service.h"
+#include "service/backup_ops.h"
 #include "service/business_service.h"
 #include "service/customer_service.h"
 #include "service/jobs_service.h"
@@ -90,6 +91,9 @@ class Vault {
   // The timed jobs (jobs/scheduler.h). Built right after the store opens,
   // never started by Open: `custvault serve` starts it when jobs.enabled.
   jobs::Scheduler& scheduler() { return *scheduler_; }
+  // Off-site copy, retention, continuous shipping, restore tests (backup
+  // operations; the backup core hands its format over with SetCore).
+  BackupOperations& backup_ops() { return *backup_ops_; }
   JobsService& jobs() { return *jobs_; }
 
   // Adds a timed job whose schedule is the config key jobs.<name> (e.g.
@@ -115,6 +119,7 @@ class Vault {
   std::unique_ptr<AuditEventSink> audit_sink_;
   std::unique_ptr<AccountService> accounts_;
   std::unique_ptr<JobsService> jobs_;
+  std::unique_ptr<BackupOperations> backup_ops_;  // reset right after the scheduler stops
   std::unique_ptr<store::ApprovalStore> approval_store_;
   std::unique_ptr<ApprovalService> approvals_;
   std::unique_ptr<store::TagStore> tag_store_;
