@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli/audit_commands.h"
+#include "cli/backup_ops_commands.h"
 #include "cli/jobs_commands.h"
 #include "cli/business_commands.h"
 #include "cli/user_commands.h"
@@ -92,6 +93,8 @@ int RunServe(const std::string& data_dir, const std::string& listen) {
   if (Status s = (*server)->Start(); !s.ok()) return Fail(s);
   const std::string host = server_config.listen.substr(0, server_config.listen.rfind(':'));
   std::cout << "custvault listening on http://" << host << ":" << (*server)->port() << std::endl;
+  // Continuous shipping off-site (R-BAK-2a) when backup.shipping and offsite_dir are set.
+  if (Status shipping = (*vault)->backup_ops().StartShipping(); !shipping.ok()) return Fail(shipping);
   if ((*vault)->config().jobs.enabled) {
     (*vault)->scheduler().Start();
     spdlog::info("scheduler started: {} jobs", (*vault)->scheduler().List().size());
@@ -305,11 +308,26 @@ int Main(int argc, char** argv) {
       },
       std::cout, std::cerr);
 
+  // `backup restore-test|restore-tests|offsite-copy|shipping-status|restore-shipped`.
+  std::string backup_ops_session_file = DefaultSessionFile();
+  std::unique_ptr<BackupOpsCommands> backup_ops = AddBackupOpsCommands(
+      app,
+      [&](const std::string& dir, const BackupOpsBody& body) -> Status {
+        ASSIGN_OR_RETURN(Session opened, OpenSession(dir, backup_ops_session_file));
+        return body(*opened.vault, opened.actor);
+      },
+      std::cout, std::cerr);
+  for (const char* name : {"restore-test", "restore-tests", "offsite-copy", "shipping-status"}) {
+    app.get_subcommand("backup")->get_subcommand(name)->add_option(
+        "--session-file", backup_ops_session_file, "Session token written by `custvault login`");
+  }
+
   CLI11_PARSE(app, argc, argv);
 
   if (users.Parsed()) return users.Run();
   if (jobs.Parsed()) return jobs.Run();
   if (std::optional<int> code = audit->RunIfParsed()) return *code;
+  if (std::optional<int> code = backup_ops->RunIfParsed()) return *code;
   if (std::optional<int> code = business->RunIfParsed()) return *code;
 
   if (init->parsed()) return RunInit(data_dir);

@@ -5,6 +5,7 @@
 #include "audit/ip.h"
 #include "common/env.h"
 #include "http/audit_routes.h"
+#include "http/backup_ops_routes.h"
 #include "http/auth.h"
 #include "http/business_routes.h"
 #include "http/identity_routes.h"
@@ -317,6 +318,7 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   RegisterIdentityRoutes(router, vault.accounts());
   RegisterAuditRoutes(router, vault.audit(), authenticate);
   RegisterJobsRoutes(router, vault.jobs(), authenticate);
+  RegisterBackupOpsRoutes(router, vault, authenticate);
   RegisterBusinessRoutes(router, vault.business(), authenticate);
   RegisterSelfServiceRoutes(router, vault);  // no bearer token: customers, not staff
 }
