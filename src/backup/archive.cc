@@ -237,6 +237,15 @@ Status VerifyManifestMac(std::string_view file, const crypto::Keyring& keyring) 
   if (algorithm != kMacAlgorithm) return Bad("mac", "names an unknown algorithm");
   ASSIGN_OR_RETURN(const int64_t version, IntField(object, "key_version", 1));
   ASSIGN_OR_RETURN(std::string mac, HexField(object, "value", 32, 32));
+  // The MAC line must be exactly as SealManifest writes it, so the file
+  // (whose SM3 the next backup records) has one form only.
+  json::object canonical;
+  canonical["mac"] = kMacAlgorithm;
+  canonical["key_version"] = version;
+  canonical["value"] = HexEncode(mac);
+  if (json::serialize(canonical) != lines.second) {
+    return DataLoss("backup manifest: the MAC line is not in its canonical form");
+  }
   ASSIGN_OR_RETURN(std::string expected,
                    keyring.DomainMacWithVersion(kBackupKeyPurpose, static_cast<uint32_t>(version),
                                                 std::string(kManifestMacContext) +
