@@ -12,6 +12,7 @@
 #include <toml.hpp>
 
 #include "catalog/utf8.h"
+#include "common/toml_guard.h"
 #include "common/encoding.h"
 
 namespace custvault::catalog {
@@ -225,6 +226,7 @@ Result<FieldDef> ParseEntry(const toml::value& value, const EntryName& where) {
 Status ParseCatalogText(std::string_view text, std::string_view source,
                         std::vector<FieldDef>* fields) {
   if (text.empty()) return Status::Ok();
+  RETURN_IF_ERROR(CheckTomlInput(text, source));
   toml::value root;
   try {
     std::istringstream in{std::string(text)};

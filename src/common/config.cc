@@ -1,4 +1,5 @@
 #include "common/config.h"
+#include "common/toml_guard.h"
 
 #include <algorithm>
 #include <cctype>
@@ -207,6 +208,7 @@ Result<Config> ParseConfig(const std::string& toml_text, const std::string& data
   config.data_dir = data_dir;
   const std::map<std::string, KeySpec> specs = KeySpecs(config);
 
+  RETURN_IF_ERROR(CheckTomlInput(toml_text, "config file"));
   toml::value root;
   try {
     std::istringstream in(toml_text);

@@ -1,4 +1,5 @@
 #include "common/config.h"
+#include "common/toml_guard.h"
 
 #include <gtest/gtest.h>
 
@@ -40,6 +41,21 @@ TEST(ConfigTest, EnvironmentOverridesTheFile) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->server.listen, "127.0.0.1:7000");
   EXPECT_EQ(c->limits.page_size_max, 50);
+}
+
+// toml11 3.7 over-reads on non-UTF-8 bytes in a literal string and
+// recurses without limit on nested brackets: both are refused before it
+// sees the text (common/toml_guard.h).
+TEST(ConfigTest, TextTomlCannotParseSafelyIsRefusedFirst) {
+  const auto bad_utf8 = ParseConfig("[log]\nlevel = '\x88'\n", "/d", {});
+  ASSERT_FALSE(bad_utf8.ok());
+  EXPECT_NE(bad_utf8.status().message().find("not valid UTF-8"), std::string::npos);
+  const auto deep = ParseConfig("x = " + std::string(200000, '['), "/d", {});
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().message().find("brackets nest deeper"), std::string::npos);
+  EXPECT_TRUE(IsStrictUtf8("信用评级"));
+  EXPECT_FALSE(IsStrictUtf8("\xC0\xAF"));      // overlong '/'
+  EXPECT_FALSE(IsStrictUtf8("\xED\xA0\x80"));  // a surrogate
 }
 
 TEST(ConfigTest, UnknownKeyIsRefusedAndNamed) {

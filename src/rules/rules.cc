@@ -4,15 +4,10 @@
 #include <sstream>
 #include <toml.hpp>
 
+#include "common/toml_guard.h"
+
 namespace custvault::rules {
 namespace {
-
-// toml11 parses nested arrays and inline tables recursively; a hostile text
-// of 64 KiB of '[' would take that many stack frames. Rules files nest two
-// levels at most, so anything deeper than this is refused before toml11
-// sees it. Brackets inside strings are counted too: harmless, since a real
-// rules file never has 16 unclosed ones.
-constexpr int kBracketNestingMax = 16;
 
 bool IsName(std::string_view name, bool must_start_with_letter) {
   if (name.empty() || name.size() > RuleSet::kNameBytesMax) return false;
@@ -21,63 +16,6 @@ bool IsName(std::string_view name, bool must_start_with_letter) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
   }
   return true;
-}
-
-// toml11 (Debian's 3.7) reads past its buffer when a literal string
-// ('...') holds bytes that are not UTF-8 (found by robustness_test under
-// ASan), so the text is checked strictly before toml11 sees it.
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
-// U+10FFFF.
-bool IsValidUtf8(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char b = static_cast<unsigned char>(text[i]);
-    if (b < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t length = 0;
-    uint32_t code_point = 0;
-    if (b >= 0xC2 && b <= 0xDF) {
-      length = 2;
-      code_point = b & 0x1F;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-      length = 3;
-      code_point = b & 0x0F;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      length = 4;
-      code_point = b & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      const unsigned char c = static_cast<unsigned char>(text[i + k]);
-      if ((c & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (c & 0x3F);
-    }
-    if ((length == 3 && code_point < 0x800) || (length == 4 && code_point < 0x10000) ||
-        code_point > 0x10FFFF || (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
-Status CheckBracketNesting(std::string_view text) {
-  int depth = 0;
-  for (char c : text) {
-    if (c == '[' || c == '{') {
-      if (++depth > kBracketNestingMax) {
-        return InvalidArgument("rules file: brackets nest deeper than " +
-                               std::to_string(kBracketNestingMax) + " levels");
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return Status::Ok();
 }
 
 // Where an error is, for messages: `dimension "risk" rule 2`.
@@ -135,8 +73,7 @@ Result<RuleSet> RuleSet::Parse(std::string_view toml_text) {
     return InvalidArgument("rules file is larger than " + std::to_string(kTextBytesMax / 1024) +
                            " KiB");
   }
-  if (!IsValidUtf8(toml_text)) return InvalidArgument("rules file is not valid UTF-8");
-  RETURN_IF_ERROR(CheckBracketNesting(toml_text));
+  RETURN_IF_ERROR(CheckTomlInput(toml_text, "rules file"));
   toml::value root;
   try {
     std::istringstream in{std::string(toml_text)};
