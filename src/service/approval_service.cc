@@ -117,6 +117,49 @@ std::string TruncateUtf8(std::string_view text, size_t max_bytes) {
   return std::string(text.substr(0, end));
 }
 
+Result<ApplyOutcome> ApprovalHandler::ApplyItems(const Actor& approver,
+                                                 const ApprovalRecord& approval,
+                                                 ChosenItems& chosen) {
+  std::vector<ApprovalItemRecord> all;
+  std::vector<ApprovalItemRecord> page;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool more, chosen.NextPage(&page));
+    for (ApprovalItemRecord& item : page) all.push_back(std::move(item));
+    if (!more) break;
+  }
+  return Apply(approver, approval, all);
+}
+
+namespace {
+
+// The chosen items of one approval, from the store, kItemReadPage at a time.
+class StoredChosenItems final : public ChosenItems {
+ public:
+  StoredChosenItems(store::ApprovalStore& store, const std::string& approval_id)
+      : store_(store), approval_id_(approval_id) {}
+  Result<bool> NextPage(std::vector<ApprovalItemRecord>* page) override {
+    page->clear();
+    if (done_) return false;
+    ASSIGN_OR_RETURN(store::ApprovalItemPage got,
+                     store_.ListItems(approval_id_, after_, kItemReadPage, /*only_chosen=*/true));
+    *page = std::move(got.items);
+    if (got.next_seq) {
+      after_ = *got.next_seq;
+    } else {
+      done_ = true;
+    }
+    return !done_;
+  }
+
+ private:
+  store::ApprovalStore& store_;
+  const std::string approval_id_;
+  int64_t after_ = 0;
+  bool done_ = false;
+};
+
+}  // namespace
+
 // ---------------------------------------------------------------- filing
 
 class ApprovalService::Filing final : public ApprovalFiling {
@@ -503,6 +546,8 @@ Result<ApprovalView> ApprovalService::DecideRoleGrant(const Actor& actor, const 
 
 Result<ApprovalView> ApprovalService::Decide(const Actor& actor, const std::string& id,
                                              const ApprovalDecision& decision) {
+  // Roles that decide nothing are refused before anything is looked up.
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kApprovalDecide));
   if (decision.comment.size() > store::kApprovalCommentBytesMax) {
     return Status(ErrorCode::kValidationFailed, "the comment is too long",
                   {{"comment", "too_long"}});
@@ -585,15 +630,8 @@ Result<ApprovalRecord> ApprovalService::ApplyAndFinish(const Actor& approver,
     // Stays "applying": FinishInterrupted applies it once a handler exists.
     return Internal("no handler applies approvals of kind " + approval.kind);
   }
-  std::vector<ApprovalItemRecord> chosen;
-  for (int64_t after = 0;;) {
-    ASSIGN_OR_RETURN(store::ApprovalItemPage page,
-                     store_.ListItems(approval.id, after, kItemReadPage, /*only_chosen=*/true));
-    for (ApprovalItemRecord& item : page.items) chosen.push_back(std::move(item));
-    if (!page.next_seq) break;
-    after = *page.next_seq;
-  }
-  Result<ApplyOutcome> applied = handler->second->Apply(approver, approval, chosen);
+  StoredChosenItems chosen(store_, approval.id);
+  Result<ApplyOutcome> applied = handler->second->ApplyItems(approver, approval, chosen);
   std::string final_status;
   ApplyOutcome outcome;
   if (applied.ok()) {
@@ -610,11 +648,15 @@ Result<ApprovalRecord> ApprovalService::ApplyAndFinish(const Actor& approver,
                  applied.status().ToString());
     return applied.status();
   }
+  const bool failed = final_status == store::kApprovalFailed;
   const int64_t items_applied =
-      approval.item_count == 0 ? (final_status == store::kApprovalFailed ? 0 : 1)
-                               : static_cast<int64_t>(outcome.applied_seqs.size());
-  RETURN_IF_ERROR(store_.FinishApplying(approval.id, final_status, outcome.applied_seqs,
-                                        items_applied, outcome.outcome));
+      failed ? 0
+      : approval.item_count == 0
+          ? 1
+          : std::max<int64_t>(0, approval.items_chosen -
+                                     static_cast<int64_t>(outcome.skipped_seqs.size()));
+  RETURN_IF_ERROR(store_.FinishApplying(approval.id, final_status, !failed,
+                                        outcome.skipped_seqs, items_applied, outcome.outcome));
   ASSIGN_OR_RETURN(approval, store_.GetApproval(approval.id));
   Result<int64_t> seq =
       audit_.Record(approver, audit::op::kApprovalDecide, "",

@@ -54,12 +54,21 @@ namespace custvault::service {
 using store::ApprovalItemRecord;
 using store::ApprovalRecord;
 
-// What a handler reports after applying: which chosen items it applied
-// (a chosen item may be skipped, e.g. a tag change whose customer's tags
-// changed since filing) and a short machine note for the record.
+// What a handler reports after applying: which chosen items it did NOT
+// apply (a chosen item may be skipped, e.g. a tag change whose customer's
+// tags changed since filing; every other chosen item counts as applied)
+// and a short machine note for the record.
 struct ApplyOutcome {
-  std::vector<int64_t> applied_seqs;  // for a kind without items: leave empty
+  std::vector<int64_t> skipped_seqs;  // for a kind without items: leave empty
   std::string outcome = "applied";    // "applied", "customer_deleted", ...
+};
+
+// The chosen items of an approval, read page by page (a batch may hold a
+// million): NextPage fills `page` and answers false once there are no more.
+class ChosenItems {
+ public:
+  virtual ~ChosenItems() = default;
+  virtual Result<bool> NextPage(std::vector<ApprovalItemRecord>* page) = 0;
 };
 
 // Applies one kind's approved work. Registered per kind with the service.
@@ -74,6 +83,11 @@ class ApprovalHandler {
   // error leaves the approval "applying" to be retried at the next open.
   virtual Result<ApplyOutcome> Apply(const Actor& approver, const ApprovalRecord& approval,
                                      const std::vector<ApprovalItemRecord>& chosen) = 0;
+  // What the service calls. By default: every chosen item read into
+  // memory, then Apply. A handler of large batches overrides it to apply
+  // page by page (still in one transaction), keeping memory flat.
+  virtual Result<ApplyOutcome> ApplyItems(const Actor& approver, const ApprovalRecord& approval,
+                                          ChosenItems& chosen);
 };
 
 // One item of a batch, as filed.

@@ -39,7 +39,7 @@ class FakeHandler final : public ApprovalHandler {
     }
     ApplyOutcome outcome;
     for (const ApprovalItemRecord& item : chosen) {
-      if (item.payload != "stale") outcome.applied_seqs.push_back(item.seq);
+      if (item.payload == "stale") outcome.skipped_seqs.push_back(item.seq);
     }
     return outcome;
   }

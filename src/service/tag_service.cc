@@ -2,7 +2,10 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cstdio>
+#include <future>
 #include <set>
 #include <tuple>
 
@@ -33,15 +36,17 @@ bool ValidTagValue(const std::string& value) {
   return true;
 }
 
-json::object TagsJson(const rules::Tags& tags) {
-  json::object out;
-  for (const auto& [dimension, value] : tags) out[dimension] = value;
-  return out;
-}
+void AppendTagsJson(const rules::Tags& tags, std::string* out);
 
-// An item's payload: {"from": {dimension: value}, "to": {dimension: value}}.
+// An item's payload: {"from":{dimension:value},"to":{dimension:value}}
+// (built by hand: a re-classification writes a million of them).
 std::string TagItemPayload(const rules::Tags& from, const rules::Tags& to) {
-  return json::serialize(json::object{{"from", TagsJson(from)}, {"to", TagsJson(to)}});
+  std::string out = "{\"from\":";
+  AppendTagsJson(from, &out);
+  out += ",\"to\":";
+  AppendTagsJson(to, &out);
+  out += "}";
+  return out;
 }
 
 Result<rules::Tags> TagsOf(const json::value* value) {
@@ -65,18 +70,69 @@ Result<store::TagChange> DecodeTagItem(const ApprovalItemRecord& item) {
   return change;
 }
 
+using TagPairs = std::vector<std::pair<std::string, std::string>>;
+
+TagPairs PairsOf(const std::map<std::string, std::string>& tags) {
+  return TagPairs(tags.begin(), tags.end());
+}
+
 // The dimensions whose value differs: (from, to) restricted to them.
-std::pair<rules::Tags, rules::Tags> Difference(const std::map<std::string, std::string>& current,
-                                               const rules::Tags& wanted) {
+std::pair<rules::Tags, rules::Tags> Difference(const TagPairs& current, const rules::Tags& wanted) {
   rules::Tags from;
   rules::Tags to;
   for (const auto& [dimension, value] : wanted) {
-    const auto have = current.find(dimension);
+    const auto have = std::find_if(current.begin(), current.end(),
+                                   [&](const auto& tag) { return tag.first == dimension; });
     if (have != current.end() && have->second == value) continue;
     if (have != current.end()) from[dimension] = have->second;
     to[dimension] = value;
   }
   return {std::move(from), std::move(to)};
+}
+
+// JSON string of a tag dimension or value (rules restrict them to
+// [a-z0-9_], but stored tags are escaped all the same).
+void AppendJsonString(std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out->append(escaped);
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendTagsJson(const rules::Tags& tags, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [dimension, value] : tags) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(dimension, out);
+    out->push_back(':');
+    AppendJsonString(value, out);
+  }
+  out->push_back('}');
+}
+
+// The stored form of a customer for classification, from a full record.
+store::ClassificationRow RowOf(const store::CustomerRecord& record, const std::string& field_key) {
+  store::ClassificationRow row;
+  row.id = record.id;
+  row.kek_version = record.kek_version;
+  row.wrapped_key = record.wrapped_key;
+  if (const auto found = record.fields.find(field_key); found != record.fields.end()) {
+    row.field = found->second;
+  }
+  row.tags = PairsOf(record.tags);
+  return row;
 }
 
 RulesVersionView ToRulesView(const store::RulesVersionRecord& r) {
@@ -111,6 +167,25 @@ class TagService::TagChangesHandler final : public ApprovalHandler {
   explicit TagChangesHandler(TagService& service) : service_(service) {}
   Result<ApplyOutcome> Apply(const Actor& approver, const ApprovalRecord& approval,
                              const std::vector<ApprovalItemRecord>& chosen) override {
+    // All items at once (a caller that already holds them).
+    class OnePage final : public ChosenItems {
+     public:
+      explicit OnePage(const std::vector<ApprovalItemRecord>& items) : items_(items) {}
+      Result<bool> NextPage(std::vector<ApprovalItemRecord>* page) override {
+        *page = items_;
+        return false;
+      }
+
+     private:
+      const std::vector<ApprovalItemRecord>& items_;
+    };
+    OnePage pages(chosen);
+    return service_.ApplyTagItems(approver, approval, pages);
+  }
+  // Page by page in one transaction: a batch of a million items never sits
+  // in memory at once.
+  Result<ApplyOutcome> ApplyItems(const Actor& approver, const ApprovalRecord& approval,
+                                  ChosenItems& chosen) override {
     return service_.ApplyTagItems(approver, approval, chosen);
   }
 
@@ -234,28 +309,23 @@ rules::Tags TagService::InitialTags(const std::map<std::string, std::string>& va
 }
 
 Result<rules::Tags> TagService::Classify(const rules::RuleSet& rules,
-                                         const store::CustomerRecord& record,
+                                         const store::ClassificationRow& row,
                                          const store::BusinessTotals& totals) const {
   rules::CustomerMetrics metrics;
   metrics.spend_fen = totals.spend_fen;
   metrics.order_count = totals.order_count;
   metrics.complaints_open = totals.complaints_open;
   metrics.complaints_total = totals.complaints_total;
-  if (credit_rating_field_ != nullptr) {
-    const auto stored = record.fields.find(credit_rating_field_->key);
-    if (stored != record.fields.end()) {
-      if (credit_rating_field_->protection == catalog::Protection::kPlain) {
-        metrics.credit_rating = stored->second;
-      } else {
-        // One key unwrap and one field decryption: nothing else is opened.
-        ASSIGN_OR_RETURN(const crypto::SecretBytes key,
-                         keyring_.UnwrapCustomerKey(record.id, record.kek_version,
-                                                    record.wrapped_key));
-        ASSIGN_OR_RETURN(const crypto::SecretBytes plain,
-                         keyring_.DecryptField(key, record.id, credit_rating_field_->key,
-                                               stored->second));
-        metrics.credit_rating = std::string(plain.view());
-      }
+  if (credit_rating_field_ != nullptr && row.field) {
+    if (credit_rating_field_->protection == catalog::Protection::kPlain) {
+      metrics.credit_rating = *row.field;
+    } else {
+      // One key unwrap and one field decryption: nothing else is opened.
+      ASSIGN_OR_RETURN(const crypto::SecretBytes key,
+                       keyring_.UnwrapCustomerKey(row.id, row.kek_version, row.wrapped_key));
+      ASSIGN_OR_RETURN(const crypto::SecretBytes plain,
+                       keyring_.DecryptField(key, row.id, credit_rating_field_->key, *row.field));
+      metrics.credit_rating = std::string(plain.view());
     }
   }
   rules::Tags tags = rules.Classify(metrics);
@@ -263,6 +333,10 @@ Result<rules::Tags> TagService::Classify(const rules::RuleSet& rules,
     OPENSSL_cleanse(metrics.credit_rating.data(), metrics.credit_rating.size());
   }
   return tags;
+}
+
+std::string TagService::CreditRatingKey() const {
+  return credit_rating_field_ == nullptr ? std::string() : credit_rating_field_->key;
 }
 
 Status TagService::Scan(const Snapshot& rules, ApprovalFiling* filing, bool keep_sample,
@@ -273,28 +347,53 @@ Status TagService::Scan(const Snapshot& rules, ApprovalFiling* filing, bool keep
                  static_cast<int>(store::kApprovalItemsPerWriteMax));
   ASSIGN_OR_RETURN(const int64_t total, store_.CountCustomers());
   const int64_t since_us = env_->NowMicros() - int64_t{rules.rules->window_days()} * kMicrosPerDay;
+  const std::string field_key = CreditRatingKey();
+  // One batch: the customers and their business totals. The next batch is
+  // read on another thread while this one is classified and filed, so the
+  // SQLite reads and the decryption overlap; at most two batches are in
+  // memory at once.
+  struct Batch {
+    std::vector<store::ClassificationRow> rows;
+    store::BusinessTotalsById totals;
+  };
+  auto fetch = [this, batch_size, since_us, &field_key](std::string after) -> Result<Batch> {
+    Batch batch;
+    ASSIGN_OR_RETURN(batch.rows, tags_.ScanForClassification(after, batch_size, field_key));
+    if (!batch.rows.empty()) {
+      ASSIGN_OR_RETURN(batch.totals, business_.TotalsForIdRange(batch.rows.front().id,
+                                                                batch.rows.back().id, since_us));
+    }
+    return batch;
+  };
   std::map<std::tuple<std::string, std::string, std::string>, int64_t> transitions;
-  std::optional<std::string> cursor;
+  // The items of the previous batch are written while this one is
+  // classified (one write at a time: the filing is not thread-safe).
+  std::future<Status> writing;
+  auto wait_for_write = [&writing]() -> Status {
+    if (!writing.valid()) return Status::Ok();
+    return writing.get();
+  };
+  std::future<Result<Batch>> next = std::async(std::launch::async, fetch, std::string());
   while (true) {
-    ASSIGN_OR_RETURN(store::CustomerPage page, store_.ListCustomers(std::nullopt, cursor, batch_size));
-    if (page.items.empty()) break;
-    ASSIGN_OR_RETURN(
-        const store::BusinessTotalsById totals,
-        business_.TotalsForIdRange(page.items.front().id, page.items.back().id, since_us));
+    Result<Batch> batch = next.get();
+    if (!batch.ok()) return batch.status();
+    if (batch->rows.empty()) break;
+    const bool more = static_cast<int>(batch->rows.size()) == batch_size;
+    if (more) next = std::async(std::launch::async, fetch, batch->rows.back().id);
     std::vector<NewApprovalItem> items;
-    for (const store::CustomerRecord& record : page.items) {
+    for (const store::ClassificationRow& row : batch->rows) {
       ++report.customers_scanned;
-      const auto found = totals.find(record.id);
-      Result<rules::Tags> wanted = Classify(*rules.rules, record,
-                                            found == totals.end() ? store::BusinessTotals{}
-                                                                  : found->second);
+      const auto found = batch->totals.find(row.id);
+      Result<rules::Tags> wanted =
+          Classify(*rules.rules, row,
+                   found == batch->totals.end() ? store::BusinessTotals{} : found->second);
       if (!wanted.ok()) {
         ++report.customers_failed;
-        spdlog::warn("re-classification: customer {} left out: {}", record.id,
+        spdlog::warn("re-classification: customer {} left out: {}", row.id,
                      wanted.status().ToString());
         continue;
       }
-      auto [from, to] = Difference(record.tags, *wanted);
+      auto [from, to] = Difference(row.tags, *wanted);
       if (to.empty()) continue;
       ++report.customers_changed;
       for (const auto& [dimension, value] : to) {
@@ -302,17 +401,22 @@ Status TagService::Scan(const Snapshot& rules, ApprovalFiling* filing, bool keep
         ++transitions[{dimension, before == from.end() ? std::string() : before->second, value}];
       }
       if (filing != nullptr) {
-        items.push_back({record.id, DescribeTagChange(from, to), TagItemPayload(from, to)});
+        items.push_back({row.id, DescribeTagChange(from, to), TagItemPayload(from, to)});
       }
       if (keep_sample && report.sample.size() < kReclassifySampleMax) {
-        report.sample.push_back({record.id, std::move(from), std::move(to)});
+        report.sample.push_back({row.id, std::move(from), std::move(to)});
       }
     }
-    if (filing != nullptr) RETURN_IF_ERROR(filing->AddItems(items));
+    RETURN_IF_ERROR(wait_for_write());
+    if (filing != nullptr && !items.empty()) {
+      writing = std::async(std::launch::async, [filing, items = std::move(items)] {
+        return filing->AddItems(items);
+      });
+    }
     if (progress) progress(report.customers_scanned, total);
-    if (!page.next_cursor) break;
-    cursor = std::move(page.next_cursor);
+    if (!more) break;
   }
+  RETURN_IF_ERROR(wait_for_write());
   for (const auto& [key, count] : transitions) {
     report.transitions.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), count});
   }
@@ -379,7 +483,7 @@ Result<ApprovalView> TagService::RequestTagChange(const Actor& actor,
     return NotFound("no such customer");
   }
   ASSIGN_OR_RETURN(const store::CustomerRecord record, store_.GetCustomer(customer_id));
-  auto [from, to] = Difference(record.tags, {{dimension, value}});
+  auto [from, to] = Difference(PairsOf(record.tags), {{dimension, value}});
   if (to.empty()) return Conflict("the customer already has this tag value");
   const std::string change = DescribeTagChange(from, to);
   NewApproval request;
@@ -401,8 +505,9 @@ Result<std::optional<ApprovalView>> TagService::RecomputeCustomer(const std::str
   ASSIGN_OR_RETURN(const store::CustomerRecord record, store_.GetCustomer(customer_id));
   const int64_t since_us = env_->NowMicros() - int64_t{rules.rules->window_days()} * kMicrosPerDay;
   ASSIGN_OR_RETURN(const store::BusinessTotals totals, business_.TotalsFor(customer_id, since_us));
-  ASSIGN_OR_RETURN(const rules::Tags wanted, Classify(*rules.rules, record, totals));
-  auto [from, to] = Difference(record.tags, wanted);
+  const store::ClassificationRow row = RowOf(record, CreditRatingKey());
+  ASSIGN_OR_RETURN(const rules::Tags wanted, Classify(*rules.rules, row, totals));
+  auto [from, to] = Difference(row.tags, wanted);
   if (to.empty()) return std::optional<ApprovalView>();
   // The same change already waiting for a decision is not filed twice.
   const std::string payload = TagItemPayload(from, to);
@@ -425,48 +530,58 @@ Result<std::optional<ApprovalView>> TagService::RecomputeCustomer(const std::str
 
 Result<ApplyOutcome> TagService::ApplyTagItems(const Actor& approver,
                                                const ApprovalRecord& approval,
-                                               const std::vector<ApprovalItemRecord>& chosen) {
-  std::vector<store::TagChange> changes;
-  changes.reserve(chosen.size());
-  for (const ApprovalItemRecord& item : chosen) {
-    ASSIGN_OR_RETURN(store::TagChange change, DecodeTagItem(item));
-    changes.push_back(std::move(change));
-  }
-  // One transaction for every chosen customer: all or nothing.
-  ASSIGN_OR_RETURN(const std::vector<store::TagChangeOutcome> outcomes,
-                   tags_.ApplyTagChanges(changes, env_->NowMicros()));
+                                               ChosenItems& chosen) {
   ApplyOutcome outcome;
+  int64_t applied = 0;
   int64_t stale = 0;
   int64_t missing = 0;
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    switch (outcomes[i]) {
-      case store::TagChangeOutcome::kApplied:
-      case store::TagChangeOutcome::kAlreadyApplied:
-        outcome.applied_seqs.push_back(chosen[i].seq);
-        break;
-      case store::TagChangeOutcome::kStale:
-        ++stale;
-        break;
-      case store::TagChangeOutcome::kMissing:
-        ++missing;
-        break;
-    }
-  }
+  std::string first_summary;
+  std::vector<ApprovalItemRecord> items;  // the current page
+  // One transaction for every chosen customer, all or nothing, read and
+  // applied a page at a time.
+  RETURN_IF_ERROR(tags_.ApplyTagChangesStreamed(
+      [&](std::vector<store::TagChange>* page) -> Result<bool> {
+        ASSIGN_OR_RETURN(const bool more, chosen.NextPage(&items));
+        page->reserve(items.size());
+        for (const ApprovalItemRecord& item : items) {
+          ASSIGN_OR_RETURN(store::TagChange change, DecodeTagItem(item));
+          page->push_back(std::move(change));
+        }
+        if (first_summary.empty() && !items.empty()) first_summary = items.front().summary;
+        return more;
+      },
+      [&](size_t index, store::TagChangeOutcome result) -> Status {
+        switch (result) {
+          case store::TagChangeOutcome::kApplied:
+          case store::TagChangeOutcome::kAlreadyApplied:
+            ++applied;
+            return Status::Ok();
+          case store::TagChangeOutcome::kStale:
+            ++stale;
+            break;
+          case store::TagChangeOutcome::kMissing:
+            ++missing;
+            break;
+        }
+        outcome.skipped_seqs.push_back(items[index].seq);
+        return Status::Ok();
+      },
+      env_->NowMicros()));
   const bool single = approval.kind == policy::ApprovalKindName(ApprovalKind::kTagChange);
-  if (single && outcome.applied_seqs.empty() && !chosen.empty()) {
+  if (single && applied == 0 && (stale > 0 || missing > 0)) {
     // Nothing was written: a clean refusal the approval records.
     if (missing > 0) return NotFound("customer_deleted");
     return Conflict("stale: the customer's tags changed since the request");
   }
-  outcome.outcome = "applied " + std::to_string(outcome.applied_seqs.size());
+  outcome.outcome = "applied " + std::to_string(applied);
   if (stale > 0) outcome.outcome += ", skipped " + std::to_string(stale) + " stale";
   if (missing > 0) outcome.outcome += ", skipped " + std::to_string(missing) + " deleted";
   json::object details{{"approval_id", approval.id},
                        {"kind", approval.kind},
-                       {"count", static_cast<int64_t>(outcome.applied_seqs.size())},
+                       {"count", applied},
                        {"stale", stale},
                        {"missing", missing}};
-  if (single && !chosen.empty()) details["change"] = chosen.front().summary;
+  if (single && !first_summary.empty()) details["change"] = first_summary;
   RETURN_IF_ERROR(Audit(approver, audit::op::kTagApply, single ? approval.subject : "",
                         audit::result::kOk, std::move(details)));
   return outcome;

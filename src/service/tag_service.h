@@ -181,12 +181,14 @@ class TagService {
   Status Scan(const Snapshot& rules, ApprovalFiling* filing, bool keep_sample,
               const std::function<void(int64_t, int64_t)>& progress, ReclassifyReport& report);
   // Tags the rules give one stored customer with its business totals.
-  Result<rules::Tags> Classify(const rules::RuleSet& rules, const store::CustomerRecord& record,
+  Result<rules::Tags> Classify(const rules::RuleSet& rules, const store::ClassificationRow& row,
                                const store::BusinessTotals& totals) const;
+  // The catalog key of the credit rating field ("" when there is none).
+  std::string CreditRatingKey() const;
   Status Audit(const Actor& actor, std::string_view operation, std::string_view customer_id,
                std::string_view result, boost::json::object details);
   Result<ApplyOutcome> ApplyTagItems(const Actor& approver, const ApprovalRecord& approval,
-                                     const std::vector<ApprovalItemRecord>& chosen);
+                                     ChosenItems& chosen);
   Result<ApplyOutcome> ActivateRules(const Actor& approver, const ApprovalRecord& approval);
 
   Env* env_;

@@ -139,10 +139,12 @@ class ApprovalStore {
                         const ApprovalRecord& decision, const std::vector<int64_t>& chosen_seqs,
                         bool choose_all) = 0;
   // applying -> final (approved | partially_approved | failed) with the
-  // items applied flags and counts; kConflict unless applying.
+  // counts, in one transaction: when `chosen_applied`, every chosen item
+  // is marked applied except those in `skipped_seqs`. kConflict unless
+  // applying.
   virtual Status FinishApplying(const std::string& id, const std::string& final_status,
-                                const std::vector<int64_t>& applied_seqs, int64_t items_applied,
-                                const std::string& outcome) = 0;
+                                bool chosen_applied, const std::vector<int64_t>& skipped_seqs,
+                                int64_t items_applied, const std::string& outcome) = 0;
   // filing -> failed (a filing interrupted by a crash, or abandoned).
   virtual Status AbandonFiling(const std::string& id, const std::string& outcome) = 0;
 };

@@ -108,4 +108,35 @@ Result<std::map<std::string, std::string>> DecodeFieldsBlob(std::string_view blo
   return fields;
 }
 
+Result<std::optional<std::string_view>> FindFieldInBlob(std::string_view blob,
+                                                        std::string_view wanted) {
+  if (blob.size() > kFieldsBlobBytesMax) return DataLoss("fields blob over its size limit");
+  if (blob.empty()) return DataLoss("fields blob is empty");
+  if (static_cast<uint8_t>(blob[0]) != kFieldsBlobVersion)
+    return DataLoss("fields blob has an unknown version");
+  size_t pos = 1;
+  uint32_t count = 0;
+  if (!ReadVarint32(blob, pos, count)) return DataLoss("fields blob count is malformed");
+  if (count > kFieldsBlobFieldsMax) return DataLoss("fields blob count over its limit");
+  if (count > (blob.size() - pos) / 3) return DataLoss("fields blob count exceeds its size");
+  std::string_view previous_key;
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string_view key;
+    std::string_view value;
+    if (!ReadBytes(blob, pos, kFieldKeyBytesMax, key))
+      return DataLoss("fields blob key is malformed");
+    if (key.empty()) return DataLoss("fields blob has an empty key");
+    if (i > 0 && key <= previous_key)
+      return DataLoss("fields blob keys are not strictly ascending");
+    if (!ReadBytes(blob, pos, kFieldValueBytesMax, value))
+      return DataLoss("fields blob value is malformed");
+    if (key == wanted) return std::optional<std::string_view>(value);
+    // Keys ascend: once past the wanted key it is not there.
+    if (key > wanted) return std::optional<std::string_view>();
+    previous_key = key;
+  }
+  if (pos != blob.size()) return DataLoss("fields blob has trailing bytes");
+  return std::optional<std::string_view>();
+}
+
 }  // namespace custvault::store

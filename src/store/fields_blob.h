@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,5 +35,13 @@ std::string EncodeFieldsBlob(const std::map<std::string, std::string>& fields);
 
 // Decodes a blob; kDataLoss on any malformation.
 Result<std::map<std::string, std::string>> DecodeFieldsBlob(std::string_view blob);
+
+// The stored bytes of one field without decoding the others (a view into
+// `blob`), std::nullopt when the record does not have it. The same strict
+// checks as DecodeFieldsBlob on every entry read up to it; kDataLoss on
+// any malformation met on the way. (Re-classification reads one field of
+// a million records.)
+Result<std::optional<std::string_view>> FindFieldInBlob(std::string_view blob,
+                                                        std::string_view key);
 
 }  // namespace custvault::store

@@ -148,5 +148,28 @@ TEST(FieldsBlobTest, ValidateRefusesWhatTheDecoderWouldRefuse) {
   EXPECT_EQ(ValidateFields(many).code(), ErrorCode::kInvalidArgument);
 }
 
+TEST(FieldsBlobTest, FindFieldReadsOneFieldWithoutDecodingTheRest) {
+  const std::string blob = EncodeFieldsBlob(SampleFields());
+  for (const auto& [key, value] : SampleFields()) {
+    Result<std::optional<std::string_view>> found = FindFieldInBlob(blob, key);
+    ASSERT_TRUE(found.ok()) << found.status().ToString();
+    ASSERT_TRUE(found->has_value()) << key;
+    EXPECT_EQ(**found, value) << key;
+  }
+  for (std::string_view absent : {"a", "credit_rating", "zz", "phone2"}) {
+    Result<std::optional<std::string_view>> found = FindFieldInBlob(blob, absent);
+    ASSERT_TRUE(found.ok()) << absent;
+    EXPECT_FALSE(found->has_value()) << absent;
+  }
+  EXPECT_EQ(FindFieldInBlob("", "name").status().code(), ErrorCode::kDataLoss);
+  EXPECT_EQ(FindFieldInBlob(blob + "x", "zz").status().code(), ErrorCode::kDataLoss);
+  // Every truncation is refused or, before the field, still finds nothing wrong
+  // only if it never reads past its end: no crash, no out-of-range view.
+  for (size_t cut = 0; cut < blob.size(); ++cut) {
+    Result<std::optional<std::string_view>> found = FindFieldInBlob(blob.substr(0, cut), "z");
+    EXPECT_FALSE(found.ok() && found->has_value()) << cut;
+  }
+}
+
 }  // namespace
 }  // namespace custvault::store

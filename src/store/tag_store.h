@@ -11,10 +11,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -57,6 +59,16 @@ enum class TagChangeOutcome {
   kMissing,         // the customer no longer exists; not touched
 };
 
+// What classifying one customer needs, and nothing more (no other field,
+// no blind index): read by ScanForClassification.
+struct ClassificationRow {
+  std::string id;
+  uint32_t kek_version = 0;
+  std::string wrapped_key;
+  std::optional<std::string> field;  // the stored bytes of the requested field, if any
+  std::vector<std::pair<std::string, std::string>> tags;  // (dimension, value), by dimension
+};
+
 class TagStore {
  public:
   virtual ~TagStore() = default;
@@ -75,14 +87,32 @@ class TagStore {
   virtual Status ActivateRulesVersion(int64_t version, int64_t activated_at_us) = 0;
 
   // ---- tags ----
+  // Customers with id > after_id in id order, at most `limit`
+  // (1..kPageLimitMax), each with its wrapped key, the stored bytes of
+  // `field_key` and its tags, in one read transaction (two queries, not one
+  // per customer). Re-classification reads every customer this way.
+  virtual Result<std::vector<ClassificationRow>> ScanForClassification(
+      const std::string& after_id, int limit, const std::string& field_key) = 0;
   // Applies every change in ONE write transaction: for each, compares the
   // customer's current tags on the dimensions of `expected` and `target`
   // with them and writes `target` only when they equal `expected`
   // (outcome per change). All or nothing on error. At most
-  // kTagChangesPerWriteMax changes. Bumps the changed customers'
-  // updated_at_us.
+  // kTagChangesPerWriteMax changes. The customer rows are not rewritten
+  // (updated_at_us is about fields; `updated_at_us` is kept for a store
+  // that records when tags changed).
   virtual Result<std::vector<TagChangeOutcome>> ApplyTagChanges(
       const std::vector<TagChange>& changes, int64_t updated_at_us) = 0;
+  // The same for more changes than fit in memory, still in ONE write
+  // transaction: `next_page` fills the next changes (at most
+  // kTagChangesPerWriteMax) and answers whether more pages follow;
+  // `on_outcome` hears each change's outcome (its index in the page). An
+  // error from either callback rolls everything back. The callbacks run
+  // while the writer is held: they may read (other connections), not write.
+  using TagChangePager = std::function<Result<bool>(std::vector<TagChange>* page)>;
+  using TagOutcomeSink = std::function<Status(size_t index, TagChangeOutcome outcome)>;
+  virtual Status ApplyTagChangesStreamed(const TagChangePager& next_page,
+                                         const TagOutcomeSink& on_outcome,
+                                         int64_t updated_at_us) = 0;
 };
 
 // The TagStore on the SQLite file of `store` (which must come from

@@ -10,6 +10,8 @@
 #include <set>
 
 #include "store/approval_store.h"
+#include "store/cursor.h"
+#include "store/fields_blob.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/tag_store.h"
 
@@ -71,8 +73,10 @@ constexpr char kChooseOne[] =
 constexpr char kFinishApplying[] =
     "UPDATE approvals SET status = ?2, items_applied = ?3, outcome = ?4 "
     "WHERE id = ?1 AND status = 'applying'";
-constexpr char kMarkApplied[] =
-    "UPDATE approval_items SET applied = 1 WHERE approval_id = ?1 AND seq = ?2 AND chosen = 1";
+constexpr char kMarkChosenApplied[] =
+    "UPDATE approval_items SET applied = 1 WHERE approval_id = ?1 AND chosen = 1";
+constexpr char kMarkSkipped[] =
+    "UPDATE approval_items SET applied = 0 WHERE approval_id = ?1 AND seq = ?2";
 
 #define RULES_COLUMNS \
   "version, text, status, created_by, created_at_us, approval_id, activated_at_us"
@@ -90,19 +94,23 @@ constexpr char kActivateRules[] =
     "UPDATE rules_versions SET status = 'active', activated_at_us = ?2 "
     "WHERE version = ?1 AND status = 'proposed'";
 
+constexpr char kScanCustomers[] =
+    "SELECT c.id, c.fields, k.kek_version, k.wrapped FROM customers c "
+    "LEFT JOIN customer_keys k ON k.customer_id = c.id WHERE c.id > ?1 ORDER BY c.id LIMIT ?2";
+constexpr char kScanTags[] =
+    "SELECT customer_id, dimension, value FROM customer_tags "
+    "WHERE customer_id >= ?1 AND customer_id <= ?2 ORDER BY customer_id, dimension";
 constexpr char kCustomerExists[] = "SELECT 1 FROM customers WHERE id = ?1";
 constexpr char kSelectTags[] = "SELECT dimension, value FROM customer_tags WHERE customer_id = ?1";
 constexpr char kUpsertTag[] =
     "INSERT INTO customer_tags (customer_id, dimension, value) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (customer_id, dimension) DO UPDATE SET value = excluded.value";
 constexpr char kDeleteTag[] = "DELETE FROM customer_tags WHERE customer_id = ?1 AND dimension = ?2";
-constexpr char kTouchCustomer[] = "UPDATE customers SET updated_at_us = ?2 WHERE id = ?1";
 
 constexpr size_t kKindBytesMax = 32;
 constexpr size_t kActorBytesMax = 160;
 constexpr size_t kSubjectBytesMax = 128;
 constexpr size_t kOutcomeBytesMax = 256;
-constexpr size_t kCustomerIdBytesMax = 128;
 constexpr size_t kTagDimensionBytesMax = 64;
 constexpr size_t kTagValueBytesMax = 256;
 constexpr int kListLimitMax = 1000;
@@ -458,8 +466,8 @@ class SqliteApprovalStore final : public ApprovalStore {
   }
 
   Status FinishApplying(const std::string& id, const std::string& final_status,
-                        const std::vector<int64_t>& applied_seqs, int64_t items_applied,
-                        const std::string& outcome) override {
+                        bool chosen_applied, const std::vector<int64_t>& skipped_seqs,
+                        int64_t items_applied, const std::string& outcome) override {
     RETURN_IF_ERROR(CheckText("approval id", id, kApprovalIdBytesMax, false));
     if (final_status != kApprovalApproved && final_status != kApprovalPartiallyApproved &&
         final_status != kApprovalFailed) {
@@ -477,11 +485,17 @@ class SqliteApprovalStore final : public ApprovalStore {
         RETURN_IF_ERROR(update->Run());
         if (writer.Changes() == 0) return Conflict("approval is not being applied");
       }
-      for (int64_t seq : applied_seqs) {
-        ASSIGN_OR_RETURN(auto mark, writer.Prepare(kMarkApplied, "mark approval item applied"));
+      if (!chosen_applied) return Status::Ok();
+      {
+        ASSIGN_OR_RETURN(auto mark, writer.Prepare(kMarkChosenApplied, "mark items applied"));
         mark->BindText(1, id);
-        mark->BindInt64(2, seq);
         RETURN_IF_ERROR(mark->Run());
+      }
+      for (int64_t seq : skipped_seqs) {
+        ASSIGN_OR_RETURN(auto skip, writer.Prepare(kMarkSkipped, "mark item skipped"));
+        skip->BindText(1, id);
+        skip->BindInt64(2, seq);
+        RETURN_IF_ERROR(skip->Run());
       }
       return Status::Ok();
     });
@@ -610,27 +624,103 @@ class SqliteTagStore final : public TagStore {
     });
   }
 
+  Result<std::vector<ClassificationRow>> ScanForClassification(
+      const std::string& after_id, int limit, const std::string& field_key) override {
+    RETURN_IF_ERROR(ValidatePageLimit(limit));
+    RETURN_IF_ERROR(CheckText("customer id", after_id, kCustomerIdBytesMax, true));
+    RETURN_IF_ERROR(CheckText("field key", field_key, kFieldKeyBytesMax, true));
+    ASSIGN_OR_RETURN(PooledConnection reader, base_.AcquireReader());
+    Transaction transaction(*reader);
+    RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kRead));
+    std::vector<ClassificationRow> rows;
+    rows.reserve(static_cast<size_t>(limit));
+    {
+      ASSIGN_OR_RETURN(auto select, reader->Prepare(kScanCustomers, "scan customers"));
+      select->BindText(1, after_id);
+      select->BindInt64(2, limit);
+      while (true) {
+        ASSIGN_OR_RETURN(const bool has_row, select->Step());
+        if (!has_row) break;
+        ClassificationRow row;
+        row.id = select->ColumnBytes(0);
+        if (!field_key.empty()) {
+          Result<std::optional<std::string_view>> field =
+              FindFieldInBlob(select->ColumnView(1), field_key);
+          if (!field.ok()) return DataLoss("customer " + row.id + ": " + field.status().message());
+          if (field->has_value()) row.field = std::string(**field);
+        }
+        if (!select->ColumnIsNull(2)) {
+          row.kek_version = static_cast<uint32_t>(select->ColumnInt64(2));
+          row.wrapped_key = select->ColumnBytes(3);
+        }
+        rows.push_back(std::move(row));
+      }
+    }
+    if (!rows.empty()) {
+      ASSIGN_OR_RETURN(auto tags, reader->Prepare(kScanTags, "scan tags"));
+      tags->BindText(1, rows.front().id);
+      tags->BindText(2, rows.back().id);
+      size_t at = 0;  // both in id order: one merge pass
+      while (true) {
+        ASSIGN_OR_RETURN(const bool has_row, tags->Step());
+        if (!has_row) break;
+        const std::string_view customer = tags->ColumnView(0);
+        while (at < rows.size() && rows[at].id < customer) ++at;
+        if (at == rows.size()) break;
+        if (rows[at].id != customer) continue;
+        rows[at].tags.emplace_back(tags->ColumnBytes(1), tags->ColumnBytes(2));
+      }
+    }
+    RETURN_IF_ERROR(transaction.Commit());
+    return rows;
+  }
+
   Result<std::vector<TagChangeOutcome>> ApplyTagChanges(const std::vector<TagChange>& changes,
                                                         int64_t updated_at_us) override {
-    if (changes.size() > kTagChangesPerWriteMax) {
-      return TooLarge("at most " + std::to_string(kTagChangesPerWriteMax) +
-                      " tag changes per write");
-    }
-    for (size_t i = 0; i < changes.size(); ++i) {
-      const std::string where = "tag change " + std::to_string(i);
-      RETURN_IF_ERROR(
-          CheckText(where + ": customer id", changes[i].customer_id, kCustomerIdBytesMax, false));
-      RETURN_IF_ERROR(ValidateTagMap(where + ": expected", changes[i].expected));
-      RETURN_IF_ERROR(ValidateTagMap(where + ": target", changes[i].target));
-    }
     std::vector<TagChangeOutcome> outcomes(changes.size(), TagChangeOutcome::kMissing);
-    RETURN_IF_ERROR(Write(base_, [&](Connection& writer) -> Status {
-      for (size_t i = 0; i < changes.size(); ++i) {
-        ASSIGN_OR_RETURN(outcomes[i], ApplyOne(writer, changes[i], updated_at_us));
+    bool given = false;
+    RETURN_IF_ERROR(ApplyTagChangesStreamed(
+        [&](std::vector<TagChange>* page) -> Result<bool> {
+          if (!given) *page = changes;
+          given = true;
+          return false;
+        },
+        [&](size_t index, TagChangeOutcome outcome) {
+          outcomes[index] = outcome;
+          return Status::Ok();
+        },
+        updated_at_us));
+    return outcomes;
+  }
+
+  Status ApplyTagChangesStreamed(const TagChangePager& next_page,
+                                 const TagOutcomeSink& on_outcome,
+                                 int64_t updated_at_us) override {
+    return Write(base_, [&](Connection& writer) -> Status {
+      std::vector<TagChange> page;
+      bool more = true;
+      while (more) {
+        page.clear();
+        ASSIGN_OR_RETURN(more, next_page(&page));
+        if (page.size() > kTagChangesPerWriteMax) {
+          return TooLarge("at most " + std::to_string(kTagChangesPerWriteMax) +
+                          " tag changes per page");
+        }
+        // Every change of the page is checked before any of it is written.
+        for (size_t i = 0; i < page.size(); ++i) {
+          const std::string where = "tag change " + std::to_string(i);
+          RETURN_IF_ERROR(
+              CheckText(where + ": customer id", page[i].customer_id, kCustomerIdBytesMax, false));
+          RETURN_IF_ERROR(ValidateTagMap(where + ": expected", page[i].expected));
+          RETURN_IF_ERROR(ValidateTagMap(where + ": target", page[i].target));
+        }
+        for (size_t i = 0; i < page.size(); ++i) {
+          ASSIGN_OR_RETURN(const TagChangeOutcome outcome, ApplyOne(writer, page[i], updated_at_us));
+          RETURN_IF_ERROR(on_outcome(i, outcome));
+        }
       }
       return Status::Ok();
-    }));
-    return outcomes;
+    });
   }
 
  private:
@@ -684,10 +774,10 @@ class SqliteTagStore final : public TagStore {
         RETURN_IF_ERROR(remove->Run());
       }
     }
-    ASSIGN_OR_RETURN(auto touch, writer.Prepare(kTouchCustomer, "touch customer"));
-    touch->BindText(1, change.customer_id);
-    touch->BindInt64(2, updated_at_us);
-    RETURN_IF_ERROR(touch->Run());
+    // The customer row itself is not touched (its updated_at is about its
+    // fields): rewriting a million customer rows would cost the change
+    // journal a copy of each whole row in the applying transaction.
+    (void)updated_at_us;
     return TagChangeOutcome::kApplied;
   }
 

@@ -162,8 +162,9 @@ TEST_F(SqliteApprovalStoreTest, DecideChoosesItemsAndOnlyOneDecisionWins) {
   ASSERT_EQ(chosen->items.size(), 2u);
   EXPECT_EQ(chosen->items[0].seq, 2);
   EXPECT_EQ(chosen->items[1].seq, 4);
-  ASSERT_TRUE(approvals_->FinishApplying("a_1", kApprovalPartiallyApproved, {2}, 1, "1 stale").ok());
-  EXPECT_EQ(approvals_->FinishApplying("a_1", kApprovalApproved, {}, 0, "x").code(),
+  ASSERT_TRUE(
+      approvals_->FinishApplying("a_1", kApprovalPartiallyApproved, true, {4}, 1, "1 stale").ok());
+  EXPECT_EQ(approvals_->FinishApplying("a_1", kApprovalApproved, true, {}, 0, "x").code(),
             ErrorCode::kConflict);
   a = *approvals_->GetApproval("a_1");
   EXPECT_EQ(a.status, kApprovalPartiallyApproved);
@@ -283,15 +284,12 @@ TEST_F(SqliteApprovalStoreTest, TagChangesApplyOnlyWhereTagsAreAsExpected) {
   EXPECT_EQ((*outcomes)[4], TagChangeOutcome::kMissing);
   EXPECT_EQ(base_->GetCustomer("C1")->tags.at("value_tier"), "medium");
   EXPECT_EQ(base_->GetCustomer("C1")->tags.at("risk"), "low");  // other dimensions untouched
-  EXPECT_EQ(base_->GetCustomer("C1")->updated_at_us, 500);
   EXPECT_EQ(base_->GetCustomer("C2")->tags.at("value_tier"), "high");
   EXPECT_EQ(base_->GetCustomer("C3")->tags.at("risk"), "high");
-  EXPECT_EQ(base_->GetCustomer("C3")->updated_at_us, 1);
   // Applying again is harmless: everything applied is already applied.
   outcomes = tags_->ApplyTagChanges({changes[0], changes[2]}, 600);
   EXPECT_EQ((*outcomes)[0], TagChangeOutcome::kAlreadyApplied);
   EXPECT_EQ((*outcomes)[1], TagChangeOutcome::kAlreadyApplied);
-  EXPECT_EQ(base_->GetCustomer("C1")->updated_at_us, 500);
 }
 
 TEST_F(SqliteApprovalStoreTest, ABadTagChangeIsRefusedBeforeAnyIsWritten) {
@@ -300,6 +298,33 @@ TEST_F(SqliteApprovalStoreTest, ABadTagChangeIsRefusedBeforeAnyIsWritten) {
                                     {"C2", {}, {{"risk", std::string(300, 'x')}}}};
   EXPECT_EQ(tags_->ApplyTagChanges(changes, 500).status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(base_->GetCustomer("C1")->tags.at("risk"), "low");
+}
+
+TEST_F(SqliteApprovalStoreTest, ScanForClassificationReadsOneFieldTheKeyAndTagsInIdOrder) {
+  AddCustomer("C1", {{"risk", "low"}, {"value_tier", "ordinary"}});
+  AddCustomer("C2", {});
+  AddCustomer("C3", {{"risk", "high"}});
+  CustomerUpdate rating;
+  rating.id = "C3";
+  rating.updated_at_us = 2;
+  rating.set_fields["credit_rating"] = "sealed-rating";
+  ASSERT_TRUE(base_->UpdateCustomer(rating).ok());
+  Result<std::vector<ClassificationRow>> rows = tags_->ScanForClassification("", 2, "credit_rating");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].id, "C1");
+  EXPECT_EQ((*rows)[0].wrapped_key, "k");
+  EXPECT_FALSE((*rows)[0].field.has_value());
+  EXPECT_EQ((*rows)[0].tags, (std::vector<std::pair<std::string, std::string>>{
+                                 {"risk", "low"}, {"value_tier", "ordinary"}}));
+  EXPECT_TRUE((*rows)[1].tags.empty());
+  rows = tags_->ScanForClassification("C2", 10, "credit_rating");
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].id, "C3");
+  EXPECT_EQ((*rows)[0].field, std::optional<std::string>("sealed-rating"));
+  EXPECT_EQ((*rows)[0].tags, (std::vector<std::pair<std::string, std::string>>{{"risk", "high"}}));
+  EXPECT_TRUE(tags_->ScanForClassification("C3", 10, "credit_rating")->empty());
+  EXPECT_EQ(tags_->ScanForClassification("", 0, "x").status().code(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace
