@@ -13,6 +13,7 @@
 #include <iterator>
 #include <thread>
 
+#include "cli/approval_commands.h"
 #include "cli/audit_commands.h"
 #include "cli/backup_ops_commands.h"
 #include "cli/jobs_commands.h"
@@ -322,6 +323,16 @@ int Main(int argc, char** argv) {
         "--session-file", backup_ops_session_file, "Session token written by `custvault login`");
   }
 
+  // `approvals ...`, `tags ...` and `rules ...` act as the logged-in user.
+  std::unique_ptr<ApprovalCommands> approvals = AddApprovalCommands(
+      app,
+      [&](const std::string& dir, const std::string& session,
+          const ApprovalBody& body) -> Status {
+        ASSIGN_OR_RETURN(Session opened, OpenSession(dir, session));
+        return body(opened.vault->approvals(), opened.vault->tags(), opened.actor);
+      },
+      std::cout, std::cerr);
+
   CLI11_PARSE(app, argc, argv);
 
   if (users.Parsed()) return users.Run();
@@ -329,6 +340,7 @@ int Main(int argc, char** argv) {
   if (std::optional<int> code = audit->RunIfParsed()) return *code;
   if (std::optional<int> code = backup_ops->RunIfParsed()) return *code;
   if (std::optional<int> code = business->RunIfParsed()) return *code;
+  if (std::optional<int> code = approvals->RunIfParsed()) return *code;
 
   if (init->parsed()) return RunInit(data_dir);
   if (serve->parsed()) return RunServe(data_dir, listen);

@@ -11,6 +11,7 @@
 #include "http/identity_routes.h"
 #include "http/jobs_routes.h"
 #include "http/self_service_routes.h"
+#include "http/tag_routes.h"
 #include "policy/policy.h"
 
 namespace custvault::http {
@@ -195,6 +196,12 @@ Response UpdateCustomer(service::Vault& vault, Request& request, const service::
   if (!type_errors.empty()) return ErrorResponse(TypeErrors(std::move(type_errors)));
   Result<service::CustomerView> view = vault.customers().Update(actor, id, changes);
   if (!view.ok()) return ErrorResponse(view.status());
+  if (!view->pending_approval_id.empty()) {
+    // A sensitive edit filed for approval (R-APR-1): accepted, not applied.
+    return JsonResponse(202, json::object{{"approval_id", view->pending_approval_id},
+                                          {"status", "pending"},
+                                          {"customer", CustomerJson(*view)}});
+  }
   return JsonResponse(200, CustomerJson(*view));
 }
 
@@ -318,6 +325,7 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   RegisterIdentityRoutes(router, vault.accounts());
   RegisterAuditRoutes(router, vault.audit(), authenticate);
   RegisterJobsRoutes(router, vault.jobs(), authenticate);
+  RegisterTagRoutes(router, vault.approvals(), vault.tags(), authenticate);
   RegisterBackupOpsRoutes(router, vault, authenticate);
   RegisterBusinessRoutes(router, vault.business(), authenticate);
   RegisterSelfServiceRoutes(router, vault);  // no bearer token: customers, not staff

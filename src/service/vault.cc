@@ -271,6 +271,11 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   vault->approvals_->RegisterHandler(policy::ApprovalKind::kSensitiveEdit,
                                      vault->sensitive_edits_.get());
   vault->customers_->SetSensitiveEditFiler(MakeSensitiveEditFiler(*vault->approvals_));
+  // The quarterly re-classification (R-TAG-3): filed by the job, decided
+  // by a department head.
+  RETURN_IF_ERROR(vault->AddScheduledJob("reclassify", config.jobs.reclassify, [tags]() {
+    return tags->Reclassify(ApprovalService::JobActor("reclassify"), {}).status();
+  }));
   // Tags follow the data: a change of business records files the tag
   // change it causes for approval (docs/tags.md).
   auto recompute = [tags](const std::string& customer_id) {
@@ -295,6 +300,9 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
                                               *vault->store_, *vault->self_service_store_,
                                               *vault->customers_, *vault->audit_,
                                               std::move(gateway)));
+  // R-SELF-1: "related tags are recomputed after the change" (filed as a
+  // tag_change approval like any other recomputation).
+  vault->self_service_->SetContactChangedHook(recompute);
   // Last, once every approval handler is registered: finish approvals a
   // crash left half-applied, and close filings it interrupted.
   RETURN_IF_ERROR(vault->approvals_->FinishInterrupted());
