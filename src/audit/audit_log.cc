@@ -185,63 +185,81 @@ Status AuditLog::WriteBatch(std::vector<Waiter*>& batch, bool shutdown_checkpoin
       return reload;
     }
   }
-  const int64_t now_us = env_->NowMicros();
-  // Time never goes backwards along the chain, even if the clock does: a
-  // time range is then a seq range (search relies on it).
-  const int64_t time_us = std::max(now_us, head_time_us_);
-  int64_t seq = head_seq_;
-  std::string hash = head_hash_;
   std::vector<store::AuditEntryRow> rows;
   std::vector<store::LoginIpRow> login_ips;
   rows.reserve(batch.size());
   for (Waiter* waiter : batch) {
     store::AuditEntryRow& row = waiter->row;
-    row.seq = ++seq;
-    row.time_us = time_us;
-    row.prev_hash = hash;
-    const crypto::Digest32 digest = hasher_.Hash(hash, ViewOf(row));
-    row.hash.assign(crypto::DigestView(digest));
-    hash = row.hash;
     if (row.operation == op::kAuthLogin && row.result == result::kOk && !row.source_ip.empty()) {
       login_ips.push_back({row.actor_id, row.source_ip});
     }
-    waiter->seq = row.seq;
     rows.push_back(std::move(row));
   }
-
+  // Chains the rows onto the head this process knows and writes them. A
+  // second process on the same data directory (a CLI command while the
+  // server runs) may have appended since: the seq primary key refuses the
+  // batch (kConflict), nothing of it is stored, and the rows are chained
+  // again onto the reloaded head, once.
+  int64_t now_us = 0;
+  int64_t time_us = 0;
+  int64_t seq = 0;
+  std::string hash;
   std::vector<store::AuditCheckpointRow> checkpoints;
-  const int64_t since_checkpoint = seq - last_checkpoint_seq_;
-  const bool by_count = since_checkpoint >= options_.config.checkpoint_every_entries;
-  const bool by_time =
-      since_checkpoint > 0 && now_us - last_checkpoint_time_us_ >=
-                                  int64_t{options_.config.checkpoint_every_seconds} * kSecondUs;
-  const bool at_shutdown = shutdown_checkpoint && seq > 0;
-  if (by_count || by_time || at_shutdown) {
-    Result<store::AuditCheckpointRow> checkpoint = MakeCheckpoint(
-        *keyring_, seq, hash, time_us, at_shutdown ? kCheckpointShutdown : kCheckpointPeriodic);
-    if (!checkpoint.ok()) {
-      finish(checkpoint.status());
-      return checkpoint.status();
+  Status written;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    now_us = env_->NowMicros();
+    // Time never goes backwards along the chain, even if the clock does: a
+    // time range is then a seq range (search relies on it).
+    time_us = std::max(now_us, head_time_us_);
+    seq = head_seq_;
+    hash = head_hash_;
+    for (store::AuditEntryRow& row : rows) {
+      row.seq = ++seq;
+      row.time_us = time_us;
+      row.prev_hash = hash;
+      const crypto::Digest32 digest = hasher_.Hash(hash, ViewOf(row));
+      row.hash.assign(crypto::DigestView(digest));
+      hash = row.hash;
     }
-    checkpoints.push_back(std::move(checkpoint).value());
-  }
-  Result<store::AuditHeadRow> head = MakeHead(*keyring_, seq, hash, time_us);
-  if (!head.ok()) {
-    finish(head.status());
-    return head.status();
-  }
-  const Status written = store_->AppendBatch(rows, checkpoints, login_ips, *head);
-  if (!written.ok()) {
-    spdlog::error("audit log: batch of {} entries not written: {}", rows.size(),
-                  written.ToString());
+    checkpoints.clear();
+    const int64_t since_checkpoint = seq - last_checkpoint_seq_;
+    const bool by_count = since_checkpoint >= options_.config.checkpoint_every_entries;
+    const bool by_time =
+        since_checkpoint > 0 && now_us - last_checkpoint_time_us_ >=
+                                    int64_t{options_.config.checkpoint_every_seconds} * kSecondUs;
+    const bool at_shutdown = shutdown_checkpoint && seq > 0;
+    if (by_count || by_time || at_shutdown) {
+      Result<store::AuditCheckpointRow> checkpoint = MakeCheckpoint(
+          *keyring_, seq, hash, time_us, at_shutdown ? kCheckpointShutdown : kCheckpointPeriodic);
+      if (!checkpoint.ok()) {
+        finish(checkpoint.status());
+        return checkpoint.status();
+      }
+      checkpoints.push_back(std::move(checkpoint).value());
+    }
+    Result<store::AuditHeadRow> head = MakeHead(*keyring_, seq, hash, time_us);
+    if (!head.ok()) {
+      finish(head.status());
+      return head.status();
+    }
+    written = store_->AppendBatch(rows, checkpoints, login_ips, *head);
+    if (written.ok()) break;
     // Nothing of the batch is stored (one transaction); the in-memory head
     // stays where the database is. Reload to be sure (a commit may have
     // reached the disk even though it reported an error).
     head_valid_ = false;
-    if (LoadHead().ok()) head_valid_ = true;
+    const Status reloaded = LoadHead();
+    if (reloaded.ok()) head_valid_ = true;
+    if (written.code() != ErrorCode::kConflict || !reloaded.ok()) break;
+    spdlog::info("audit log: another process appended first; chaining the batch onto its head");
+  }
+  if (!written.ok()) {
+    spdlog::error("audit log: batch of {} entries not written: {}", rows.size(),
+                  written.ToString());
     finish(written);
     return written;
   }
+  for (size_t i = 0; i < batch.size(); ++i) batch[i]->seq = rows[i].seq;
   head_seq_ = seq;
   head_hash_ = hash;
   head_time_us_ = time_us;

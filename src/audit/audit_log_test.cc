@@ -165,6 +165,33 @@ TEST_F(AuditLogTest, RAud5AppendedEntriesAreDurableAcrossReopenAndVerify) {
   EXPECT_EQ(report.entries_checked, 201);
 }
 
+// A CLI command run while the server runs appends to the same audit.db
+// from a second process. The first log's next batch meets the other's seq
+// (kConflict), reloads the head and chains onto it: no caller sees an
+// error and the chain stays one.
+TEST_F(AuditLogTest, RAud5ASecondWriterOnTheSameFileDoesNotFailTheFirst) {
+  OpenOrDie();
+  ASSERT_TRUE(log_->Append(Event("server")).ok());
+  auto other = OpenLog();
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  for (int i = 0; i < 3; ++i) {
+    auto seq = (*other)->Append(Event("cli"));
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    EXPECT_EQ(*seq, 2 + i);
+  }
+  auto after = log_->Append(Event("server"));
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(*after, 5);
+  auto again = (*other)->Append(Event("cli"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, 6);
+  other->reset();
+  log_.reset();
+  const VerifyReport report = Verify();
+  EXPECT_TRUE(report.intact()) << report.detail;
+  EXPECT_EQ(report.entries_checked, 6);
+}
+
 TEST_F(AuditLogTest, RAud5ConcurrentAppendersShareGroupCommits) {
   FaultyAuditStore* store = OpenFaulty();
   // Hold the writer inside its first batch so the others pile up behind it.
