@@ -211,6 +211,7 @@ class BackupShippingTest(unittest.TestCase):
         late_present = sum(
             1 for cid in late
             if self.restored.request("GET", "/api/v1/customers/" + cid, token=token).status == 200)
+        print("restore-shipped: %d segments, %.2f s" % (len(restore["segments"]), restore["seconds"]))
         print("restored %d customers; all %d acknowledged >= %.0f s before the kill are there, "
               "and %d of the %d acknowledged in the last %.0f s" % (
                   restore["customers"], len(must_have), SAFE_BEFORE_KILL_SECONDS, late_present,
