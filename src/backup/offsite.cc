@@ -136,7 +136,12 @@ Result<OffsiteReport> OffsiteCopier::CopyMissing(const std::string& only_id) {
     if (local.status().code() == ErrorCode::kNotFound) return report;  // nothing backed up yet
     return local.status();
   }
-  RETURN_IF_ERROR(env_->CreateDirectories(offsite_dir_, 0700));
+  // Never created here: a missing directory is an unmounted remote file
+  // system, and copying onto the local disk under it would be no off-site copy.
+  if (!env_->FileExists(offsite_dir_)) {
+    return Unavailable("backup.offsite_dir " + offsite_dir_ +
+                       " does not exist (is the remote file system mounted?)");
+  }
   ASSIGN_OR_RETURN(std::vector<LocatedBackup> offsite, format_.List(offsite_dir_));
   std::set<std::string> present;
   for (const LocatedBackup& backup : offsite) present.insert(backup.piece.id);

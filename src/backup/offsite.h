@@ -106,7 +106,9 @@ class OffsiteCopier {
   // Copies every backup the off-site location lacks (or only `only_id`),
   // oldest first so a chain's base arrives before what depends on it.
   // A failure of one backup is recorded in its result and the others go on;
-  // the Status is an error only when a location cannot be listed.
+  // the Status is an error only when a location cannot be listed, or
+  // kUnavailable when the off-site directory does not exist (it is never
+  // created here: it may be an unmounted remote file system).
   Result<OffsiteReport> CopyMissing(const std::string& only_id = "");
 
   // Retention in both locations (keep_full full chains each). `segments_dir`

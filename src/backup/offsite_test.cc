@@ -85,6 +85,7 @@ class OffsiteTest : public ::testing::Test {
     local_ = (root_ / "local").string();
     offsite_ = (root_ / "offsite").string();
     fs::create_directories(local_);
+    fs::create_directories(offsite_);
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -221,6 +222,17 @@ TEST_F(OffsiteTest, RetentionInBothLocationsKeepsChainsWhole) {
   }
   // journal positions are 0 in this fake: seg-a (to 5) is after them, kept.
   EXPECT_TRUE(segments_removed.empty());
+}
+
+TEST_F(OffsiteTest, AMissingOffsiteDirectoryIsNeverCreated) {
+  // An unmounted remote file system: copying under its mount point would
+  // fill the local disk and be no off-site copy at all.
+  MakeBackup("full-1", "full", "", 100);
+  fs::remove_all(offsite_);
+  auto report = Copier().CopyMissing();
+  EXPECT_EQ(report.status().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(report.status().message().find("mounted"), std::string::npos);
+  EXPECT_FALSE(fs::exists(offsite_));
 }
 
 TEST_F(OffsiteTest, CopyFileDurablyCopiesLargeFilesExactly) {

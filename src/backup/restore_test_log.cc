@@ -177,7 +177,13 @@ Status RestoreTestLog::Append(const RestoreTestRecord& record) {
   for (size_t i = 0; i < directories_.size(); ++i) {
     const std::string& directory = directories_[i];
     Status written = [&]() -> Status {
-      RETURN_IF_ERROR(env_->CreateDirectories(directory, 0700));
+      // The local directory is made when missing; a later one (off-site)
+      // must exist: it may be an unmounted remote file system.
+      if (i == 0) {
+        RETURN_IF_ERROR(env_->CreateDirectories(directory, 0700));
+      } else if (!env_->FileExists(directory)) {
+        return Unavailable("it does not exist (is the remote file system mounted?)");
+      }
       ASSIGN_OR_RETURN(std::vector<RestoreTestRecord> records, ReadAll(directory));
       // The same id twice (a retried append) is written once.
       records.erase(std::remove_if(records.begin(), records.end(),

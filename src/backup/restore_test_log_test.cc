@@ -25,6 +25,7 @@ class RestoreTestLogTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
     local_ = (root_ / "local").string();
     offsite_ = (root_ / "offsite").string();
+    std::filesystem::create_directories(offsite_);
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
 
@@ -132,6 +133,14 @@ TEST_F(RestoreTestLogTest, AnUnreachableOffsiteIsReportedButTheLocalRecordStays)
   auto listed = log.List(5);
   ASSERT_TRUE(listed.ok());
   EXPECT_EQ(listed->size(), 1u);
+}
+
+TEST_F(RestoreTestLogTest, AMissingOffsiteDirectoryIsNotCreated) {
+  std::filesystem::remove_all(offsite_);
+  RestoreTestLog log(&env_, {local_, offsite_});
+  EXPECT_EQ(log.Append(Record(kDay, true)).code(), ErrorCode::kUnavailable);
+  EXPECT_FALSE(std::filesystem::exists(offsite_));
+  EXPECT_TRUE(std::filesystem::exists(local_ + "/" + kRestoreTestsFileName));
 }
 
 TEST_F(RestoreTestLogTest, ADamagedFileIsNamed) {

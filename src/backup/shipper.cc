@@ -158,6 +158,12 @@ Status Shipper::Recover() {
 
 Status Shipper::RecoverLocked() {
   if (options_.offsite_dir.empty()) return InvalidArgument("backup.offsite_dir is not set");
+  // The off-site directory must be there: creating it would ship onto the
+  // local disk under an unmounted mount point.
+  if (!env_->FileExists(options_.offsite_dir)) {
+    return Unavailable("backup.offsite_dir " + options_.offsite_dir +
+                       " does not exist (is the remote file system mounted?)");
+  }
   RETURN_IF_ERROR(env_->CreateDirectories(shipped_dir_, 0700));
   RETURN_IF_ERROR(format_.RemoveLeftovers(shipped_dir_));
   ASSIGN_OR_RETURN(std::vector<ShippedSegmentInfo> segments, format_.List(shipped_dir_));
@@ -376,7 +382,14 @@ Status Shipper::Compact() {
 
 Status Shipper::Start() {
   if (thread_.joinable()) return Status::Ok();
-  RETURN_IF_ERROR(Recover());
+  if (options_.offsite_dir.empty()) return InvalidArgument("backup.offsite_dir is not set");
+  // An off-site directory that cannot be read now (not mounted, damaged)
+  // does not stop the server: every round tries again, and the status and
+  // the log say why nothing is shipped.
+  if (Status recovered = Recover(); !recovered.ok()) {
+    spdlog::error("shipping: {}; retrying every {} ms", recovered.ToString(), options_.interval_ms);
+    SetError(recovered);
+  }
   {
     std::lock_guard lock(wake_mutex_);
     stopping_ = false;

@@ -186,8 +186,11 @@ class Shipper {
   ~Shipper();  // Stop()
 
   // Lists what is off-site and resumes after it (Recover), then starts the
-  // thread. kDataLoss if the stored segments do not continue one another
-  // (named); kInvalidArgument without an off-site directory.
+  // thread. kInvalidArgument without an off-site directory. When Recover
+  // fails (the directory is missing: kUnavailable, never created here; the
+  // stored segments do not continue one another: kDataLoss, named) the
+  // thread starts anyway and every round tries again; CurrentStatus() and
+  // the log carry the reason.
   Status Start();
   // Ships what is committed so far one last time, then stops. Idempotent.
   void Stop();

@@ -188,6 +188,7 @@ class ShipperTest : public ::testing::Test {
     fs::remove_all(root_);
     fs::create_directories(root_ / "data");
     options_.offsite_dir = (root_ / "offsite").string();
+    fs::create_directories(options_.offsite_dir);
     options_.shred_ledger_path = (root_ / "data" / store::kShredLedgerFileName).string();
     options_.interval_ms = 5;
   }
@@ -412,6 +413,25 @@ TEST_F(ShipperTest, ThePositionIsRecordedForJournalPruningNoMoreOftenThanAsked) 
   source_.Commit(env_.NowMicros(), 1);
   ASSERT_TRUE(shipper->ShipOnce().ok());
   EXPECT_EQ(recorded, (std::vector<int64_t>{2, 5}));
+}
+
+TEST_F(ShipperTest, AMissingOffsiteDirectoryIsReportedNotCreatedAndRetried) {
+  fs::remove_all(options_.offsite_dir);
+  auto shipper = NewShipper();
+  source_.Commit(env_.NowMicros(), 2);
+  ASSERT_TRUE(shipper->Start().ok()) << "the server starts; shipping waits for the mount";
+  EXPECT_NE(shipper->CurrentStatus().last_error.find("mounted"), std::string::npos)
+      << shipper->CurrentStatus().last_error;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(fs::exists(options_.offsite_dir));
+  // The mount comes back: the next rounds ship everything.
+  fs::create_directories(options_.offsite_dir);
+  for (int i = 0; i < 200 && shipper->CurrentStatus().journal_seq < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  shipper->Stop();
+  EXPECT_EQ(format_.ReplayAll().journal, Range(1, 2));
+  EXPECT_EQ(shipper->CurrentStatus().last_error, "");
 }
 
 TEST_F(ShipperTest, NoOffsiteDirectoryIsRefused) {

@@ -15,9 +15,10 @@
 
 #include "cli/approval_commands.h"
 #include "cli/audit_commands.h"
+#include "cli/backup_commands.h"
 #include "cli/backup_ops_commands.h"
-#include "cli/jobs_commands.h"
 #include "cli/business_commands.h"
+#include "cli/jobs_commands.h"
 #include "cli/user_commands.h"
 #include "common/env.h"
 #include "common/log.h"
@@ -289,6 +290,16 @@ int Main(int argc, char** argv) {
                     "Session token written by `custvault login`");
   }
 
+  // `jobs list|run` acts as the logged-in user.
+  std::unique_ptr<service::Vault> jobs_vault;
+  JobsCommands jobs(
+      app,
+      [&](const std::string& dir) -> Result<service::Vault*> {
+        ASSIGN_OR_RETURN(jobs_vault, OpenVault(dir));
+        return jobs_vault.get();
+      },
+      std::cout, std::cerr);
+
   // `business ...` (business records) act as the logged-in user.
   std::unique_ptr<BusinessCommands> business = AddBusinessCommands(
       app,
@@ -299,15 +310,29 @@ int Main(int argc, char** argv) {
       },
       std::cout, std::cerr);
 
-  // `jobs list|run` acts as the logged-in user.
-  std::unique_ptr<service::Vault> jobs_vault;
-  JobsCommands jobs(
+  // `approvals ...`, `tags ...` and `rules ...` act as the logged-in user.
+  std::unique_ptr<ApprovalCommands> approvals = AddApprovalCommands(
       app,
-      [&](const std::string& dir) -> Result<service::Vault*> {
-        ASSIGN_OR_RETURN(jobs_vault, OpenVault(dir));
-        return jobs_vault.get();
+      [&](const std::string& dir, const std::string& session,
+          const ApprovalBody& body) -> Status {
+        ASSIGN_OR_RETURN(Session opened, OpenSession(dir, session));
+        return body(opened.vault->approvals(), opened.vault->tags(), opened.actor);
       },
       std::cout, std::cerr);
+
+  // `backup full|incremental|list|verify|prune` and `restore` (the backup core).
+  std::string backup_session_file = DefaultSessionFile();
+  std::unique_ptr<BackupCommands> backups = AddBackupCommands(
+      app,
+      [&](const std::string& dir, const BackupBody& body) -> Status {
+        ASSIGN_OR_RETURN(Session opened, OpenSession(dir, backup_session_file));
+        return body(*opened.vault, opened.actor);
+      },
+      std::cout, std::cerr);
+  for (const char* name : {"full", "incremental", "list", "verify", "prune"}) {
+    app.get_subcommand("backup")->get_subcommand(name)->add_option(
+        "--session-file", backup_session_file, "Session token written by `custvault login`");
+  }
 
   // `backup restore-test|restore-tests|offsite-copy|shipping-status|restore-shipped`.
   std::string backup_ops_session_file = DefaultSessionFile();
@@ -323,21 +348,12 @@ int Main(int argc, char** argv) {
         "--session-file", backup_ops_session_file, "Session token written by `custvault login`");
   }
 
-  // `approvals ...`, `tags ...` and `rules ...` act as the logged-in user.
-  std::unique_ptr<ApprovalCommands> approvals = AddApprovalCommands(
-      app,
-      [&](const std::string& dir, const std::string& session,
-          const ApprovalBody& body) -> Status {
-        ASSIGN_OR_RETURN(Session opened, OpenSession(dir, session));
-        return body(opened.vault->approvals(), opened.vault->tags(), opened.actor);
-      },
-      std::cout, std::cerr);
-
   CLI11_PARSE(app, argc, argv);
 
   if (users.Parsed()) return users.Run();
   if (jobs.Parsed()) return jobs.Run();
   if (std::optional<int> code = audit->RunIfParsed()) return *code;
+  if (std::optional<int> code = backups->RunIfParsed()) return *code;
   if (std::optional<int> code = backup_ops->RunIfParsed()) return *code;
   if (std::optional<int> code = business->RunIfParsed()) return *code;
   if (std::optional<int> code = approvals->RunIfParsed()) return *code;

@@ -4,14 +4,15 @@
 
 #include "audit/ip.h"
 #include "common/env.h"
-#include "http/audit_routes.h"
 #include "http/backup_ops_routes.h"
+#include "http/backup_routes.h"
+#include "http/audit_routes.h"
 #include "http/auth.h"
 #include "http/business_routes.h"
 #include "http/identity_routes.h"
 #include "http/jobs_routes.h"
-#include "http/self_service_routes.h"
 #include "http/tag_routes.h"
+#include "http/self_service_routes.h"
 #include "policy/policy.h"
 
 namespace custvault::http {
@@ -324,10 +325,11 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   router.Add("POST", "/api/v1/customers/{id}/reveal", bind(RevealCustomer));
   RegisterIdentityRoutes(router, vault.accounts());
   RegisterAuditRoutes(router, vault.audit(), authenticate);
-  RegisterJobsRoutes(router, vault.jobs(), authenticate);
-  RegisterTagRoutes(router, vault.approvals(), vault.tags(), authenticate);
-  RegisterBackupOpsRoutes(router, vault, authenticate);
   RegisterBusinessRoutes(router, vault.business(), authenticate);
+  RegisterJobsRoutes(router, vault.jobs(), authenticate);
+  RegisterBackupOpsRoutes(router, vault, authenticate);
+  RegisterBackupRoutes(router, vault.backups(), authenticate);
+  RegisterTagRoutes(router, vault.approvals(), vault.tags(), authenticate);
   RegisterSelfServiceRoutes(router, vault);  // no bearer token: customers, not staff
 }
 

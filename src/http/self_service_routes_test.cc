@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <regex>
 
 #include "common/fake_env.h"
 #include "service/test_vault.h"
@@ -45,6 +44,10 @@ class SelfServiceRoutesTest : public ::testing::Test {
     customer_id_ = created->id;
   }
 
+  // The vault first: closing it sends what is still queued to the
+  // recording gateway, whose list must still exist.
+  void TearDown() override { vault_.reset(); }
+
   Response Post(const std::string& path, const std::string& body,
                 const std::string& ip = "203.0.113.7") {
     Request request;
@@ -63,14 +66,21 @@ class SelfServiceRoutesTest : public ::testing::Test {
                 ip);
   }
 
+  // The 6 digits after "Your code is " in the last message (no std::regex:
+  // GCC 12 warns inside it under the sanitizer build).
   std::string LastCode() {
     vault_->self_service().FlushMessages();
-    std::smatch match;
-    if (messages_.empty() ||
-        !std::regex_search(messages_.back(), match, std::regex("Your code is (\\d{6})"))) {
-      return "";
-    }
-    return match[1].str();
+    if (messages_.empty()) return "";
+    const std::string marker = "Your code is ";
+    const size_t at = messages_.back().find(marker);
+    return at == std::string::npos ? "" : messages_.back().substr(at + marker.size(), 6);
+  }
+
+  // The body with the challenge id ("ch_" + 32 hex) replaced by "ID".
+  static std::string WithoutChallengeId(const std::string& body) {
+    const size_t at = body.find("\"ch_");
+    if (at == std::string::npos || body.size() < at + 36) return body;
+    return body.substr(0, at + 1) + "ID" + body.substr(at + 1 + 35);
   }
 
   static bool NoStore(const Response& response) {
@@ -116,8 +126,9 @@ TEST_F(SelfServiceRoutesTest, DecoyStartsAnswerTheSameShape) {
   const Response unknown = Start("C20000101000001", "002X");
   for (const Response* r : {&real, &wrong, &unknown}) {
     ASSERT_EQ(r->status, 202) << r->body;
-    const std::string body = std::regex_replace(r->body, std::regex("ch_[0-9a-f]{32}"), "ID");
-    EXPECT_EQ(body, R"({"challenge_id":"ID","expires_in":300})");
+    EXPECT_EQ(WithoutChallengeId(r->body), R"({"challenge_id":"ID","expires_in":300})");
+    const std::string id(json::parse(r->body).at("challenge_id").as_string());
+    EXPECT_EQ(id.size(), 35u);
   }
   vault_->self_service().FlushMessages();
   EXPECT_EQ(messages_.size(), 1u);

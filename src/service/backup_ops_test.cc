@@ -109,6 +109,7 @@ class BackupOpsWithOffsiteTest : public ::testing::Test {
   void SetUp() override {
     offsite_ = dir_.path() + "-offsite";
     std::filesystem::remove_all(offsite_);
+    std::filesystem::create_directories(offsite_);
     auto vault = Vault::Open(&env_, dir_.path(),
                              FastAuthEnvironment({{"CUSTVAULT_BACKUP_OFFSITE_DIR", offsite_},
                                                   {"CUSTVAULT_BACKUP_KEEP_FULL", "1"}}));

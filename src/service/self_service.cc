@@ -194,7 +194,9 @@ void SelfServiceService::Enqueue(crypto::SecretBytes phone, std::string message)
       Wipe(message);
       return;
     }
-    queue_.push_back({std::move(phone), crypto::SecretBytes(message)});
+    queue_.push_back({std::move(phone), crypto::SecretBytes(message),
+                      std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(kSmsSendDelayMs)});
   }
   Wipe(message);
   queue_wake_.notify_one();
@@ -205,6 +207,13 @@ void SelfServiceService::RunSender() {
   while (true) {
     queue_wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping and drained
+    // Messages are queued in send_at order (one fixed delay). While
+    // stopping, what is queued goes out at once.
+    const auto send_at = queue_.front().send_at;
+    if (!stopping_ && std::chrono::steady_clock::now() < send_at) {
+      queue_wake_.wait_until(lock, send_at, [this] { return stopping_; });
+      continue;
+    }
     Outgoing outgoing = std::move(queue_.front());
     queue_.pop_front();
     sending_ = true;

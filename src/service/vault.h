@@ -29,16 +29,17 @@
 #include "service/tag_service.h"
 #include "service/audit_service.h"
 #include "service/backup_ops.h"
+#include "service/backup_service.h"
 #include "service/business_service.h"
 #include "service/customer_service.h"
 #include "service/jobs_service.h"
 #include "service/self_service.h"
 #include "store/approval_store.h"
+#include "store/tag_store.h"
 #include "store/business_store.h"
 #include "store/identity_store.h"
 #include "store/self_service_store.h"
 #include "store/store.h"
-#include "store/tag_store.h"
 
 namespace custvault::service {
 
@@ -95,6 +96,8 @@ class Vault {
   // operations; the backup core hands its format over with SetCore).
   BackupOperations& backup_ops() { return *backup_ops_; }
   JobsService& jobs() { return *jobs_; }
+  // Backups, verification and online restores (the backup core, R-BAK).
+  BackupService& backups() { return *backups_; }
 
   // Adds a timed job whose schedule is the config key jobs.<name> (e.g.
   // AddScheduledJob("reclassify", config().jobs.reclassify, ...)); a bad
@@ -122,6 +125,7 @@ class Vault {
   std::unique_ptr<BackupOperations> backup_ops_;  // reset right after the scheduler stops
   std::unique_ptr<store::ApprovalStore> approval_store_;
   std::unique_ptr<ApprovalService> approvals_;
+  std::unique_ptr<BackupService> backups_;  // uses approvals_; reset before it
   std::unique_ptr<store::TagStore> tag_store_;
   std::unique_ptr<TagService> tags_;
   std::unique_ptr<SensitiveEditHandler> sensitive_edits_;
