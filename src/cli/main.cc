@@ -16,7 +16,6 @@
 #include "cli/approval_commands.h"
 #include "cli/audit_commands.h"
 #include "cli/backup_commands.h"
-#include "cli/backup_commands.h"
 #include "cli/backup_ops_commands.h"
 #include "cli/business_commands.h"
 #include "cli/jobs_commands.h"
@@ -335,20 +334,6 @@ int Main(int argc, char** argv) {
         "--session-file", backup_session_file, "Session token written by `custvault login`");
   }
 
-  // `backup full|incremental|list|verify|prune` and `restore` (the backup core).
-  std::string backup_session_file = DefaultSessionFile();
-  std::unique_ptr<BackupCommands> backups = AddBackupCommands(
-      app,
-      [&](const std::string& dir, const BackupBody& body) -> Status {
-        ASSIGN_OR_RETURN(Session opened, OpenSession(dir, backup_session_file));
-        return body(*opened.vault, opened.actor);
-      },
-      std::cout, std::cerr);
-  for (const char* name : {"full", "incremental", "list", "verify", "prune"}) {
-    app.get_subcommand("backup")->get_subcommand(name)->add_option(
-        "--session-file", backup_session_file, "Session token written by `custvault login`");
-  }
-
   // `backup restore-test|restore-tests|offsite-copy|shipping-status|restore-shipped`.
   std::string backup_ops_session_file = DefaultSessionFile();
   std::unique_ptr<BackupOpsCommands> backup_ops = AddBackupOpsCommands(
@@ -368,7 +353,6 @@ int Main(int argc, char** argv) {
   if (users.Parsed()) return users.Run();
   if (jobs.Parsed()) return jobs.Run();
   if (std::optional<int> code = audit->RunIfParsed()) return *code;
-  if (std::optional<int> code = backups->RunIfParsed()) return *code;
   if (std::optional<int> code = backups->RunIfParsed()) return *code;
   if (std::optional<int> code = backup_ops->RunIfParsed()) return *code;
   if (std::optional<int> code = business->RunIfParsed()) return *code;

@@ -6,7 +6,6 @@
 #include "common/env.h"
 #include "http/backup_ops_routes.h"
 #include "http/backup_routes.h"
-#include "http/backup_routes.h"
 #include "http/audit_routes.h"
 #include "http/auth.h"
 #include "http/business_routes.h"
@@ -329,7 +328,6 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   RegisterBusinessRoutes(router, vault.business(), authenticate);
   RegisterJobsRoutes(router, vault.jobs(), authenticate);
   RegisterBackupOpsRoutes(router, vault, authenticate);
-  RegisterBackupRoutes(router, vault.backups(), authenticate);
   RegisterBackupRoutes(router, vault.backups(), authenticate);
   RegisterTagRoutes(router, vault.approvals(), vault.tags(), authenticate);
   RegisterSelfServiceRoutes(router, vault);  // no bearer token: customers, not staff

@@ -193,7 +193,6 @@ Vault::~Vault() {
   business_.reset();
   customers_.reset();
   backups_.reset();
-  backups_.reset();
   approvals_.reset();
   accounts_.reset();
   if (audit_) audit_->log().Close().IgnoreError();
@@ -305,14 +304,6 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   // R-SELF-1: "related tags are recomputed after the change" (filed as a
   // tag_change approval like any other recomputation).
   vault->self_service_->SetContactChangedHook(recompute);
-  // Backups (R-BAK-1..3): the online restore's approval handler, and the
-  // backups the timed jobs take through the operations.
-  vault->backups_ = std::make_unique<BackupService>(env, config, *vault->keyring_, *vault->store_,
-                                                    *vault->accounts_, *vault->audit_,
-                                                    *vault->approvals_);
-  vault->approvals_->RegisterHandler(policy::ApprovalKind::kRestore,
-                                     vault->backups_->restore_handler());
-  vault->backup_ops_->SetCore(vault->backups_->Core());
   // Backups (R-BAK-1..3): the online restore's approval handler, and the
   // backups the timed jobs take through the operations.
   vault->backups_ = std::make_unique<BackupService>(env, config, *vault->keyring_, *vault->store_,

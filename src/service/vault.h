@@ -30,7 +30,6 @@
 #include "service/audit_service.h"
 #include "service/backup_ops.h"
 #include "service/backup_service.h"
-#include "service/backup_service.h"
 #include "service/business_service.h"
 #include "service/customer_service.h"
 #include "service/jobs_service.h"
@@ -99,8 +98,6 @@ class Vault {
   JobsService& jobs() { return *jobs_; }
   // Backups, verification and online restores (the backup core, R-BAK).
   BackupService& backups() { return *backups_; }
-  // Backups, verification and online restores (the backup core, R-BAK).
-  BackupService& backups() { return *backups_; }
 
   // Adds a timed job whose schedule is the config key jobs.<name> (e.g.
   // AddScheduledJob("reclassify", config().jobs.reclassify, ...)); a bad
@@ -128,7 +125,6 @@ class Vault {
   std::unique_ptr<BackupOperations> backup_ops_;  // reset right after the scheduler stops
   std::unique_ptr<store::ApprovalStore> approval_store_;
   std::unique_ptr<ApprovalService> approvals_;
-  std::unique_ptr<BackupService> backups_;  // uses approvals_; reset before it
   std::unique_ptr<BackupService> backups_;  // uses approvals_; reset before it
   std::unique_ptr<store::TagStore> tag_store_;
   std::unique_ptr<TagService> tags_;
