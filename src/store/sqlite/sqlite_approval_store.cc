@@ -100,8 +100,11 @@ constexpr char kScanCustomers[] =
 constexpr char kScanTags[] =
     "SELECT customer_id, dimension, value FROM customer_tags "
     "WHERE customer_id >= ?1 AND customer_id <= ?2 ORDER BY customer_id, dimension";
-constexpr char kCustomerExists[] = "SELECT 1 FROM customers WHERE id = ?1";
-constexpr char kSelectTags[] = "SELECT dimension, value FROM customer_tags WHERE customer_id = ?1";
+// One row per tag, or one row with NULLs for a customer without tags; no
+// row at all for a missing customer.
+constexpr char kSelectCustomerTags[] =
+    "SELECT t.dimension, t.value FROM customers c LEFT JOIN customer_tags t "
+    "ON t.customer_id = c.id WHERE c.id = ?1";
 constexpr char kUpsertTag[] =
     "INSERT INTO customer_tags (customer_id, dimension, value) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (customer_id, dimension) DO UPDATE SET value = excluded.value";
@@ -726,21 +729,18 @@ class SqliteTagStore final : public TagStore {
  private:
   static Result<TagChangeOutcome> ApplyOne(Connection& writer, const TagChange& change,
                                            int64_t updated_at_us) {
-    {
-      ASSIGN_OR_RETURN(auto exists, writer.Prepare(kCustomerExists, "find customer"));
-      exists->BindText(1, change.customer_id);
-      ASSIGN_OR_RETURN(const bool found, exists->Step());
-      if (!found) return TagChangeOutcome::kMissing;
-    }
     std::map<std::string, std::string> current;
     {
-      ASSIGN_OR_RETURN(auto tags, writer.Prepare(kSelectTags, "read tags"));
+      ASSIGN_OR_RETURN(auto tags, writer.Prepare(kSelectCustomerTags, "read tags"));
       tags->BindText(1, change.customer_id);
+      bool found = false;
       while (true) {
         ASSIGN_OR_RETURN(const bool has_row, tags->Step());
         if (!has_row) break;
-        current[tags->ColumnBytes(0)] = tags->ColumnBytes(1);
+        found = true;
+        if (!tags->ColumnIsNull(0)) current[tags->ColumnBytes(0)] = tags->ColumnBytes(1);
       }
+      if (!found) return TagChangeOutcome::kMissing;
     }
     // Compare on the dimensions the change is about (those of either map).
     std::set<std::string> dimensions;
