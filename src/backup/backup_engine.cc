@@ -82,6 +82,10 @@ Result<std::vector<BackupListing>> ListBackups(const std::string& location) {
   std::vector<BackupListing> listings;
   for (const std::string& name : *names) {
     if (name.empty() || name.front() == '.') continue;  // .partial-*, .lock
+    // Only names of the backup-id shape are backups: other entries (the
+    // online restores' "restores/", an operator's notes) are not listed,
+    // and never as damaged backups.
+    if (!IsValidBackupId(name)) continue;
     const std::string path = location + "/" + name;
     if (!IsDirectory(path)) continue;
     BackupListing listing;

@@ -494,6 +494,28 @@ TEST_F(BackupDamageTest, APartialBackupLeftByACrashIsNeverListedAndIsCleanedUp) 
   EXPECT_TRUE(RestoreTo(NewTarget()).ok());
 }
 
+TEST_F(BackupDamageTest, OnlyBackupShapedNamesAreListedAndAManifestlessOneIsDamaged) {
+  // The online restores' directory and an operator's notes are not backups.
+  ASSERT_TRUE(CreateNewDirectory(location_ + "/restores").ok());
+  WriteFile(location_ + "/README.txt", "off-site mount checked 2026-12-01");
+  // A directory with a backup's name but no manifest is a damaged backup.
+  const std::string lost = location_ + "/20991231T000000Z-incr-0badf00d";
+  ASSERT_TRUE(CreateNewDirectory(lost).ok());
+  Result<std::vector<BackupListing>> listed = ListBackups(location_);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 5u);
+  int damaged = 0;
+  for (const BackupListing& listing : *listed) {
+    EXPECT_NE(listing.id, "restores");
+    if (!listing.problem.empty()) {
+      ++damaged;
+      EXPECT_EQ(listing.id, "20991231T000000Z-incr-0badf00d");
+      EXPECT_NE(listing.problem.find("no manifest"), std::string::npos) << listing.problem;
+    }
+  }
+  EXPECT_EQ(damaged, 1);
+}
+
 TEST_F(BackupDamageTest, TheJournalIsPrunedBehindTheNewestBackupOnly) {
   // After each backup the journal keeps only its newest row below the
   // backup's position; the next incremental still finds every row it needs.

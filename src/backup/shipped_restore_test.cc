@@ -85,6 +85,13 @@ class ShippedRestoreTest : public ::testing::Test {
     ASSERT_TRUE(result.ok()) << result.status().ToString();
   }
 
+  void IncrementalBackup() {
+    EngineOptions options = EngineOptionsFromConfig(vault_->config(), local_);
+    BackupEngine engine(&env_, options, vault_->keyring(), backup_key_);
+    auto result = engine.RunIncremental();
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+  }
+
   RestoreOptions Options() {
     RestoreOptions options;
     options.from = local_;
@@ -169,6 +176,59 @@ TEST_F(ShippedRestoreTest, FullBackupPlusShippedSegmentsEqualsTheSourceRecordByR
   ASSERT_TRUE(verified.ok()) << verified.status().ToString();
   EXPECT_TRUE(verified->intact()) << verified->detail;
   EXPECT_GE(verified->entries_checked, *source_entries);
+}
+
+// Issue 6's round trip as stated: a full backup, three incrementals and the
+// changes shipped after the last of them restore equal to the source.
+TEST_F(ShippedRestoreTest, R_BAK_2a_FullThreeIncrementalsAndShippedChangesEqualTheSource) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(Create(i));
+  FullBackup();
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 4; ++i) ids.push_back(Create(100 * (round + 1) + i));
+    auto updated = vault_->customers().Update(
+        manager_, ids[round], {{"phone", "1370000000" + std::to_string(round)}});
+    ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+    ASSERT_TRUE(vault_->customers().Delete(manager_, ids[3 + round]).ok());
+    ASSERT_TRUE(shipper_->ShipOnce().ok());  // shipping runs alongside the backups
+    IncrementalBackup();
+  }
+  // After the third incremental: changes only the shipped segments hold.
+  for (int i = 0; i < 5; ++i) ids.push_back(Create(900 + i));
+  auto updated = vault_->customers().Update(manager_, ids[8], {{"phone", "13799999999"}});
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  ASSERT_TRUE(vault_->customers().Delete(manager_, ids[9]).ok());
+  auto shipped = shipper_->ShipOnce();
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  const auto source = AllCustomers(vault_->store());
+
+  auto report = RestoreWithShipped(&env_, Options(), offsite_ + "/" + kShippedDirName);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->stopped, "");
+  EXPECT_GT(report->journal_rows_applied, 0);  // the tail came from the segments
+  EXPECT_EQ(report->customers, static_cast<int64_t>(source.size()));
+  OpenRestored();
+  const auto restored = AllCustomers(restored_->store());
+  ASSERT_EQ(restored.size(), source.size());
+  for (const auto& [id, record] : source) {
+    auto found = restored.find(id);
+    ASSERT_NE(found, restored.end()) << id;
+    EXPECT_EQ(found->second.fields, record.fields) << id;
+    EXPECT_EQ(found->second.wrapped_key, record.wrapped_key) << id;
+    EXPECT_EQ(found->second.blind_indexes, record.blind_indexes) << id;
+  }
+  for (int deleted : {3, 4, 5, 9}) EXPECT_EQ(restored.count(ids[deleted]), 0u) << deleted;
+  for (int round = 0; round < 3; ++round) {
+    auto revealed = restored_->customers().Reveal(manager_, ids[round], {"phone"}, "restore check");
+    ASSERT_TRUE(revealed.ok()) << revealed.status().ToString();
+    EXPECT_EQ(revealed->fields.at("phone").view(), "1370000000" + std::to_string(round));
+  }
+  auto revealed = restored_->customers().Reveal(manager_, ids[8], {"phone"}, "restore check");
+  ASSERT_TRUE(revealed.ok()) << revealed.status().ToString();
+  EXPECT_EQ(revealed->fields.at("phone").view(), "13799999999");
+  auto verified = restored_->audit().Verify(*staff_->ActorFor(Role::kAuditor));
+  ASSERT_TRUE(verified.ok()) << verified.status().ToString();
+  EXPECT_TRUE(verified->intact()) << verified->detail;
 }
 
 TEST_F(ShippedRestoreTest, PointInTimeStopsAtTheChosenMoment) {

@@ -15,6 +15,7 @@
 #include "common/env.h"
 #include "http/audit_routes.h"
 #include "http/backup_routes.h"
+#include "service/backup_ops.h"
 #include "service/backup_service.h"
 
 namespace custvault::cli {
@@ -61,7 +62,9 @@ class ProgressPrinter {
       err_ << line.str() << "\n";
     }
   }
-  void Done() {
+  void Done() {  // prints the summary once
+    if (done_) return;
+    done_ = true;
     if (tty_ && !stage_.empty()) err_ << "\n";
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -72,6 +75,7 @@ class ProgressPrinter {
 
  private:
   std::ostream& err_;
+  bool done_ = false;
   std::string verb_;
   bool tty_;
   std::chrono::steady_clock::time_point start_;
@@ -179,12 +183,30 @@ int BackupCommands::Fail(const Status& status, int code) {
 int BackupCommands::Take(bool full) {
   ProgressPrinter progress(err_, full ? "backup full" : "backup incremental");
   std::optional<backup::BackupResult> result;
+  json::value offsite = nullptr;
+  Status offsite_failed;
   const Status status = runner_(options_->data_dir, [&](service::Vault& vault,
                                                         const service::Actor& actor) -> Status {
     ASSIGN_OR_RETURN(result, vault.backups().Run(
                                  actor, {.full = full, .progress = [&](const backup::Progress& p) {
                                            progress(p);
                                          }}));
+    // R-BAK-1: a backup taken by hand goes off-site at once, as the timed
+    // ones do; the backup stands even when the copy fails.
+    if (!vault.backup_ops().offsite_dir().empty()) {
+      progress.Done();
+      err_ << "copying " << result->manifest.id << " off-site\n";
+      Result<backup::OffsiteReport> copied =
+          vault.backup_ops().CopyOffsite(actor, result->manifest.id);
+      if (!copied.ok()) {
+        offsite_failed = copied.status();
+        offsite = json::object{{"ok", false},
+                               {"error", std::string(ErrorCodeName(copied.status().code()))}};
+      } else {
+        offsite = service::OffsiteReportJson(*copied);
+        if (!copied->ok()) offsite_failed = Unavailable("the off-site copy failed (see backup.ship)");
+      }
+    }
     return Status::Ok();
   });
   if (!status.ok()) return Fail(status, 1);
@@ -194,7 +216,14 @@ int BackupCommands::Take(bool full) {
   out["manifest_sm3"] = HexEncode(result->manifest_sm3);
   out["seconds"] = result->seconds;
   out["journal_rows_pruned"] = result->journal_rows_pruned;
+  out["offsite"] = offsite;
   out_ << json::serialize(out) << "\n";
+  if (!offsite_failed.ok()) {
+    return Fail(Status(offsite_failed.code(),
+                       "backup " + result->manifest.id + " taken, but not copied off-site: " +
+                           offsite_failed.message()),
+                3);
+  }
   return 0;
 }
 

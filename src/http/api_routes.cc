@@ -328,7 +328,7 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   RegisterBusinessRoutes(router, vault.business(), authenticate);
   RegisterJobsRoutes(router, vault.jobs(), authenticate);
   RegisterBackupOpsRoutes(router, vault, authenticate);
-  RegisterBackupRoutes(router, vault.backups(), authenticate);
+  RegisterBackupRoutes(router, vault.backups(), vault.backup_ops(), authenticate);
   RegisterTagRoutes(router, vault.approvals(), vault.tags(), authenticate);
   RegisterSelfServiceRoutes(router, vault);  // no bearer token: customers, not staff
 }

@@ -16,7 +16,8 @@ Status Invalid(std::string_view field) {
   return Status(ErrorCode::kValidationFailed, "invalid request", {{std::string(field), "invalid"}});
 }
 
-Response Run(service::BackupService& backups, Request& request, const service::Actor& actor) {
+Response Run(service::BackupService& backups, service::BackupOperations& operations,
+             Request& request, const service::Actor& actor) {
   Result<json::value> body = ParseJsonBody(request);
   if (!body.ok()) return ErrorResponse(body.status());
   std::string kind;
@@ -34,6 +35,18 @@ Response Run(service::BackupService& backups, Request& request, const service::A
   out["manifest_sm3"] = HexEncode(result->manifest_sm3);
   out["seconds"] = result->seconds;
   out["journal_rows_pruned"] = result->journal_rows_pruned;
+  // R-BAK-1: a backup taken by hand goes off-site at once, as the timed
+  // ones do. The backup stands even when the copy fails; "offsite" says so.
+  out["offsite"] = nullptr;
+  if (!operations.offsite_dir().empty()) {
+    Result<backup::OffsiteReport> copied = operations.CopyOffsite(actor, result->manifest.id);
+    if (copied.ok()) {
+      out["offsite"] = service::OffsiteReportJson(*copied);
+    } else {
+      out["offsite"] = json::object{{"ok", false},
+                                    {"error", std::string(ErrorCodeName(copied.status().code()))}};
+    }
+  }
   return JsonResponse(201, out);
 }
 
@@ -132,14 +145,17 @@ json::object BackupListingJson(const backup::BackupListing& listing) {
 }
 
 void RegisterBackupRoutes(Router& router, service::BackupService& backups,
-                          Authenticator authenticate) {
+                          service::BackupOperations& operations, Authenticator authenticate) {
   auto bind = [&backups, &authenticate](Response (*fn)(service::BackupService&, Request&,
                                                        const service::Actor&)) {
     return WithAuth(authenticate, [&backups, fn](Request& r, const service::Actor& a) {
       return fn(backups, r, a);
     });
   };
-  router.Add("POST", "/api/v1/backups", bind(Run));
+  router.Add("POST", "/api/v1/backups",
+             WithAuth(authenticate, [&backups, &operations](Request& r, const service::Actor& a) {
+               return Run(backups, operations, r, a);
+             }));
   router.Add("GET", "/api/v1/backups", bind(List));
   router.Add("POST", "/api/v1/backups/{id}/verify", bind(Verify));
   router.Add("POST", "/api/v1/restores", bind(RequestRestore));

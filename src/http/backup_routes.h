@@ -1,6 +1,8 @@
 // The backup core's HTTP API (R-BAK-1..3) over service::BackupService:
 //   POST /api/v1/backups              take a backup now: {"kind":"full"|"incremental"}
-//                                     (backup.run: sys_admin); 201 with the manifest
+//                                     (backup.run: sys_admin); 201 with the manifest and,
+//                                     when an off-site location is set, "offsite": the
+//                                     report of copying it there (null when none is set)
 //   GET  /api/v1/backups              every backup of the local location
 //                                     (backup.read: auditor, security officer, sys admin)
 //   POST /api/v1/backups/{id}/verify  check every chunk of one backup (backup.read; audited)
@@ -18,13 +20,14 @@
 #include "backup/backup_engine.h"
 #include "http/auth.h"
 #include "http/router.h"
+#include "service/backup_ops.h"
 #include "service/backup_service.h"
 
 namespace custvault::http {
 
-// `backups` must outlive the router.
+// `backups` and `operations` must outlive the router.
 void RegisterBackupRoutes(Router& router, service::BackupService& backups,
-                          Authenticator authenticate);
+                          service::BackupOperations& operations, Authenticator authenticate);
 
 // A backup as the API and the CLI show it.
 boost::json::object BackupManifestJson(const backup::Manifest& manifest);

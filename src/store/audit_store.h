@@ -123,7 +123,9 @@ class AuditStore {
   // Writes `entries` (already chained, seq ascending and continuing the
   // stored log), then `checkpoints`, `login_ips` (ignored when already
   // known) and the head, in ONE transaction that is durable (fsynced) when
-  // this returns OK. On failure nothing of it is stored.
+  // this returns OK. On failure nothing of it is stored. kConflict when the
+  // stored head is not at head.seq - entries.size() (another writer moved
+  // it; reload the head and chain again).
   virtual Status AppendBatch(std::span<const AuditEntryRow> entries,
                              std::span<const AuditCheckpointRow> checkpoints,
                              std::span<const LoginIpRow> login_ips, const AuditHeadRow& head) = 0;

@@ -253,6 +253,21 @@ Status SqliteAuditStore::AppendBatch(std::span<const AuditEntryRow> entries,
   Connection& writer = *writer_;
   Transaction transaction(writer);
   RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
+  {
+    // The batch must continue the stored head. Another process on the same
+    // file (a CLI command while the server runs) may have moved it: a batch
+    // with entries would then also hit the seq key, but a checkpoint-only
+    // batch (the shutdown checkpoint) would silently put the head back.
+    ASSIGN_OR_RETURN(auto select,
+                     writer.Prepare("SELECT seq FROM audit_head WHERE id = 1", "read audit head"));
+    ASSIGN_OR_RETURN(const bool has_head, select->Step());
+    const int64_t stored_seq = has_head ? select->ColumnInt64(0) : 0;
+    const int64_t expected_seq = head.seq - static_cast<int64_t>(entries.size());
+    if (stored_seq != expected_seq) {
+      return Conflict("audit head is at seq " + std::to_string(stored_seq) + ", the batch continues " +
+                      std::to_string(expected_seq) + " (another process appended)");
+    }
+  }
   for (const AuditEntryRow& entry : entries) {
     ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertEntry, "insert audit entry"));
     insert->BindInt64(1, entry.seq);
