@@ -20,6 +20,14 @@
 //
 //   reclassify_benchmark [--customers 1000000] [--transactions 10000000]
 //                        [--data-dir D] [--keep] [--reuse] [--no-approve]
+//                        [--generate-only]
+//
+// Filing and approving change the data (the batch is pending, then the tags
+// are applied), so a repeatable measurement generates once, keeps a copy,
+// and measures a fresh copy each time:
+//   reclassify_benchmark --data-dir /var/tmp/cvr/base --generate-only
+//   cp -a /var/tmp/cvr/base /var/tmp/cvr/run
+//   reclassify_benchmark --data-dir /var/tmp/cvr/run --reuse --keep
 //
 // Output: a human summary on stderr and one JSON object on stdout.
 #include <sys/resource.h>
@@ -228,10 +236,15 @@ struct Options {
   bool keep = false;
   bool reuse = false;
   bool approve = true;
+  bool generate_only = false;
 };
 
 int Run(const Options& options) {
   std::string data_dir = options.data_dir;
+  if (options.generate_only && data_dir.empty()) {
+    std::cerr << "reclassify_benchmark: --generate-only needs --data-dir\n";
+    return 2;
+  }
   if (data_dir.empty()) {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "custvault-reclassify-XXXXXX").string();
@@ -263,6 +276,7 @@ int Run(const Options& options) {
     }
     std::fprintf(stderr, "data generated in %.1f s\n", Seconds(start));
   }
+  if (options.generate_only) return 0;
 
   Env* env = Env::Default();
   const auto environment = ProcessEnvironment();
@@ -361,6 +375,8 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", options.data_dir, "Data directory (default: a scratch one)");
   app.add_flag("--keep", options.keep, "Keep the scratch data directory");
   app.add_flag("--reuse", options.reuse, "Reuse --data-dir if it exists (no generation)");
+  app.add_flag("--generate-only", options.generate_only,
+               "Generate into --data-dir and stop (needs --data-dir)");
   bool no_approve = false;
   app.add_flag("--no-approve", no_approve, "Do not approve the filed batch");
   CLI11_PARSE(app, argc, argv);

@@ -500,7 +500,13 @@ def main():
       "the audit log: `build/bench/audit_benchmark --threads T --append-entries N --verify-entries N`; "
       "argon2id: `build/bench/password_benchmark`. "
       "The import benchmark alone: `build/bench/import_benchmark --customers N [--batch N] "
-      "[--ids-per-day N] [--data-dir D] [--keep]`.")
+      "[--ids-per-day N] [--data-dir D] [--keep]`. "
+      "Measured by hand (see the notes above for the exact commands): re-classification "
+      "`build/bench/reclassify_benchmark [--customers N] [--transactions N] "
+      "[--data-dir D --generate-only | --reuse --keep]`; backup and restore "
+      "`build/bench/backup_benchmark --customers N --updates K,K,... [--zstd-level L] [--threads T]`; "
+      "shipping lag `CUSTVAULT_SHIPPING_LOAD_SECONDS=30 CUSTVAULT_BINARY=build/custvault "
+      "/usr/bin/python3 tests/api/test_backup_shipping.py`.")
     w("")
     with open(a.output, "w", encoding="utf-8") as f:
         f.write("\n".join(out))

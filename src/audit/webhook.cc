@@ -1,32 +1,12 @@
 #include "audit/webhook.h"
 
-#include <netdb.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <cstring>
 
+#include "common/http_exchange.h"
 #include "common/log.h"
 
 namespace custvault::audit {
 namespace {
-
-constexpr size_t kResponseBytesMax = 1024;
-
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 bool ValidHostOrPort(std::string_view text, bool port) {
   if (text.empty() || text.size() > 255) return false;
@@ -81,55 +61,15 @@ Result<HttpUrl> ParseHttpUrl(std::string_view url) {
 }
 
 Status PostJson(const HttpUrl& url, std::string_view body, int timeout_ms) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* addresses = nullptr;
-  if (getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &addresses) != 0) {
-    return Unavailable("webhook host does not resolve");
-  }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(addresses, &freeaddrinfo);
-  timeval timeout{};
-  timeout.tv_sec = timeout_ms / 1000;
-  timeout.tv_usec = (timeout_ms % 1000) * 1000;
-  for (addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
-    Socket socket(
-        ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol));
-    if (socket.fd() < 0) continue;
-    // On Linux SO_SNDTIMEO bounds connect() too.
-    ::setsockopt(socket.fd(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (::connect(socket.fd(), address->ai_addr, address->ai_addrlen) != 0) continue;
-    std::string request =
-        "POST " + url.path + " HTTP/1.1\r\nHost: " + url.host +
-        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-        "\r\nConnection: close\r\n\r\n";
-    request.append(body);
-    size_t sent = 0;
-    while (sent < request.size()) {
-      const ssize_t n =
-          ::send(socket.fd(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return Unavailable("webhook send failed or timed out");
-      sent += static_cast<size_t>(n);
-    }
-    std::string response;
-    char buffer[256];
-    while (response.find("\r\n") == std::string::npos && response.size() < kResponseBytesMax) {
-      const ssize_t n = ::recv(socket.fd(), buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      response.append(buffer, static_cast<size_t>(n));
-    }
-    // "HTTP/1.1 200 OK"
-    if (response.size() >= 12 && response.compare(0, 5, "HTTP/") == 0) {
-      const size_t space = response.find(' ');
-      if (space != std::string::npos && space + 1 < response.size() && response[space + 1] == '2') {
-        return Status::Ok();
-      }
-      return Unavailable("webhook receiver refused the alert");
-    }
-    return Unavailable("webhook receiver sent no HTTP status in time");
-  }
-  return Unavailable("cannot connect to the webhook receiver");
+  std::string request =
+      "POST " + url.path + " HTTP/1.1\r\nHost: " + url.host +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n";
+  request.append(body);
+  ASSIGN_OR_RETURN(const int code,
+                   ExchangeHttp(url.host, url.port, request, timeout_ms, "the webhook receiver"));
+  if (code / 100 != 2) return Unavailable("the webhook receiver refused the alert");
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<WebhookSender>> WebhookSender::Create(std::string_view url) {

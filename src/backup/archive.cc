@@ -421,4 +421,13 @@ std::string StreamHeader(crypto::AeadAlgorithm algorithm) {
   return header;
 }
 
+Result<ArchiveCipher> NewArchiveCipher(Env* env, const crypto::Keyring& keyring,
+                                       Manifest* manifest) {
+  crypto::SecretBytes archive_key(kArchiveKeyBytes);
+  RETURN_IF_ERROR(env->RandomBytes(std::span<uint8_t>(archive_key.data(), archive_key.size())));
+  ASSIGN_OR_RETURN(manifest->archive_key,
+                   keyring.SealWithDomainKey(kBackupKeyPurpose, manifest->id, archive_key.view()));
+  return ArchiveCipher(manifest->algorithm, std::move(archive_key));
+}
+
 }  // namespace custvault::backup

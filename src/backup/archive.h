@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
 #include "crypto/aead.h"
 #include "crypto/keyring.h"
@@ -139,6 +140,12 @@ class ArchiveCipher {
   crypto::AeadAlgorithm algorithm_;
   crypto::SecretBytes archive_key_;
 };
+
+// Draws a fresh archive key for `manifest` (its id set), seals it with the
+// keyring's backup domain key into manifest->archive_key, and returns the
+// cipher that encrypts the backup's chunks with it.
+Result<ArchiveCipher> NewArchiveCipher(Env* env, const crypto::Keyring& keyring,
+                                       Manifest* manifest);
 
 std::string ChunkAad(std::string_view backup_id, std::string_view piece, uint64_t index,
                      bool last);

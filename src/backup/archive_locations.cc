@@ -23,6 +23,7 @@ Result<std::vector<LocatedBackup>> ArchiveLocationFormat::List(const std::string
     backup.piece.base_id = m.kind == BackupKind::kFull ? "" : m.previous_id;
     backup.piece.created_at_us = m.created_at_us;
     backup.piece.journal_seq = m.journal_to_seq;
+    backup.piece.audit_seq = m.audit_to_seq;
     for (const PieceInfo& piece : m.pieces) {
       backup.files.push_back(m.id + "/" + piece.file);
       backup.bytes += piece.stored_bytes;

@@ -1,6 +1,8 @@
 #include "backup/backup_engine.h"
 
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <limits>
 
 #include "backup/files.h"
@@ -32,6 +34,15 @@ Result<std::string> RandomHex(Env* env, size_t bytes) {
 // The newest backup of the location a new incremental can follow: the
 // last complete full or incremental (segments are shipping's, not part of
 // the daily chain).
+// When a listed backup was made: its manifest's time, or for a damaged one
+// the second its id names.
+int64_t ListingTime(const BackupListing& listing) {
+  if (listing.manifest) return listing.manifest->created_at_us;
+  std::tm utc{};
+  if (::strptime(listing.id.c_str(), "%Y%m%dT%H%M%SZ", &utc) == nullptr) return 0;
+  return static_cast<int64_t>(::timegm(&utc)) * 1'000'000;
+}
+
 Result<std::pair<Manifest, std::string>> LatestChainPiece(const std::string& location) {
   ASSIGN_OR_RETURN(std::vector<BackupListing> listings, ListBackups(location));
   for (auto it = listings.rbegin(); it != listings.rend(); ++it) {
@@ -109,6 +120,13 @@ Result<std::vector<BackupListing>> ListBackups(const std::string& location) {
     }
     listings.push_back(std::move(listing));
   }
+  // Creation order. Ids sort by the second only, and two backups may share
+  // a second (a CLI incremental right after the job's): the manifest's
+  // microseconds decide, which the engine keeps strictly increasing.
+  std::stable_sort(listings.begin(), listings.end(),
+                   [](const BackupListing& a, const BackupListing& b) {
+                     return ListingTime(a) < ListingTime(b);
+                   });
   return listings;
 }
 
@@ -172,7 +190,15 @@ Result<BackupResult> BackupEngine::Run(BackupKind kind, const ProgressFn& progre
 
   Manifest manifest;
   manifest.kind = kind;
+  // Strictly after every backup here, even within one microsecond or when
+  // the clock stepped back: the listing's order is the creation order.
   manifest.created_at_us = env_->NowMicros();
+  ASSIGN_OR_RETURN(std::vector<BackupListing> existing, ListBackups(location));
+  for (const BackupListing& listing : existing) {
+    if (listing.manifest) {
+      manifest.created_at_us = std::max(manifest.created_at_us, listing.manifest->created_at_us + 1);
+    }
+  }
   ASSIGN_OR_RETURN(std::string random, RandomHex(env_, 4));
   manifest.id = MakeBackupId(manifest.created_at_us, kind, random);
   manifest.crypto_profile = options_.crypto_profile;
@@ -191,21 +217,10 @@ Result<BackupResult> BackupEngine::Run(BackupKind kind, const ProgressFn& progre
     manifest.previous_manifest_sm3.assign(crypto::DigestView(crypto::Sm3(latest.second)));
   }
 
-  crypto::SecretBytes archive_key(kArchiveKeyBytes);
-  RETURN_IF_ERROR(env_->RandomBytes(std::span<uint8_t>(archive_key.data(), archive_key.size())));
-  ASSIGN_OR_RETURN(manifest.archive_key,
-                   keyring_.SealWithDomainKey(kBackupKeyPurpose, manifest.id, archive_key.view()));
-  const ArchiveCipher cipher(manifest.algorithm, std::move(archive_key));
-
-  const std::string staging = location + "/" + kPartialPrefix + manifest.id;
-  RETURN_IF_ERROR(CreateNewDirectory(staging));
-  struct StagingCleaner {
-    std::string path;
-    bool keep = false;
-    ~StagingCleaner() {
-      if (!keep) RemoveTree(path).IgnoreError();
-    }
-  } cleaner{staging};
+  ASSIGN_OR_RETURN(const ArchiveCipher cipher, NewArchiveCipher(env_, keyring_, &manifest));
+  ASSIGN_OR_RETURN(std::unique_ptr<StagingDirectory> staging_dir,
+                   StagingDirectory::Create(location + "/" + kPartialPrefix + manifest.id));
+  const std::string& staging = staging_dir->path();
 
   Progress shown;
   shown.pieces_total = kind == BackupKind::kFull ? 3 : 2;
@@ -372,7 +387,7 @@ Result<BackupResult> BackupEngine::Run(BackupKind kind, const ProgressFn& progre
   RETURN_IF_ERROR(FsyncDirectory(staging));
   const std::string final_path = location + "/" + manifest.id;
   RETURN_IF_ERROR(RenameDurably(staging, final_path));
-  cleaner.keep = true;
+  staging_dir->Keep();
 
   BackupResult result;
   result.manifest_sm3.assign(crypto::DigestView(crypto::Sm3(manifest_file)));

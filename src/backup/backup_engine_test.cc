@@ -216,6 +216,44 @@ TEST_F(BackupTest, R_BAK_1_FullAndThreeIncrementalsRestoreEqualToTheSource) {
   EXPECT_TRUE(created.ok()) << created.status().ToString();
 }
 
+// Backups taken within one second (a CLI incremental right after the
+// job's; here within one microsecond, the clock frozen) still chain in the
+// order they were taken: ids name only the second.
+TEST_F(BackupTest, BackupsWithinOneSecondChainInTheOrderTaken) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Create("张三", "1380000" + std::to_string(2000 + i)));
+  std::vector<Manifest> taken;
+  auto take = [&](bool full) {
+    Result<BackupResult> result = full ? Engine().RunFull() : Engine().RunIncremental();
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    taken.push_back(result->manifest);
+  };
+  take(true);
+  for (int round = 0; round < 6; ++round) {
+    Update(ids[round % 5], "1370000" + std::to_string(3000 + round));
+    take(round == 3);  // a second full in the middle starts a new chain
+  }
+  for (size_t i = 1; i < taken.size(); ++i) {
+    EXPECT_GT(taken[i].created_at_us, taken[i - 1].created_at_us) << i;
+    if (taken[i].kind == BackupKind::kIncremental) {
+      EXPECT_EQ(taken[i].previous_id, taken[i - 1].id) << i;
+    }
+  }
+  Result<std::vector<BackupListing>> listed = ListBackups(location_);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), taken.size());
+  for (size_t i = 0; i < taken.size(); ++i) EXPECT_EQ((*listed)[i].id, taken[i].id) << i;
+
+  const Plain source = Decrypt(*vault_);
+  const std::string target = NewTarget();
+  Result<RestoreReport> report = RestoreTo(target);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->chain, (std::vector<std::string>{taken[4].id, taken[5].id, taken[6].id}));
+  std::unique_ptr<Vault> restored = OpenRestored(target);
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(Decrypt(*restored), source);
+}
+
 TEST_F(BackupTest, R_BAK_2_PointInTimeRestoreLandsExactlyAtTheMoment) {
   const std::string a = Create("张三", "13800001000");
   Full();

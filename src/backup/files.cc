@@ -183,4 +183,13 @@ Result<std::unique_ptr<LocationLock>> LocationLock::Acquire(const std::string& d
 
 LocationLock::~LocationLock() { ::close(fd_); }
 
+Result<std::unique_ptr<StagingDirectory>> StagingDirectory::Create(std::string path) {
+  RETURN_IF_ERROR(CreateNewDirectory(path));
+  return std::unique_ptr<StagingDirectory>(new StagingDirectory(std::move(path)));
+}
+
+StagingDirectory::~StagingDirectory() {
+  if (!keep_) RemoveTree(path_).IgnoreError();
+}
+
 }  // namespace custvault::backup

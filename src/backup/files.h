@@ -35,6 +35,24 @@ Result<std::string> ReadWholeFile(const std::string& path, size_t max_bytes);
 Status CopyFile(const std::string& from, const std::string& to);
 std::string ParentDirectory(const std::string& path);
 
+// A directory made new for a backup being written, removed with all in it
+// on destruction unless Keep() was called (it was renamed into place).
+class StagingDirectory {
+ public:
+  // kConflict if `path` exists.
+  static Result<std::unique_ptr<StagingDirectory>> Create(std::string path);
+  ~StagingDirectory();
+  StagingDirectory(const StagingDirectory&) = delete;
+  StagingDirectory& operator=(const StagingDirectory&) = delete;
+  const std::string& path() const { return path_; }
+  void Keep() { keep_ = true; }
+
+ private:
+  explicit StagingDirectory(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+  bool keep_ = false;
+};
+
 // An exclusive flock on <directory>/.lock, released on destruction (and by
 // the kernel if the process dies). kUnavailable if another holder has it.
 class LocationLock {

@@ -45,15 +45,18 @@ RetentionPlan PlanRetention(const std::vector<RetentionPiece>& pieces, int keep_
   std::set<std::string> kept_roots;
   int64_t oldest_kept_full_us = 0;
   int64_t oldest_kept_journal_seq = 0;
+  int64_t oldest_kept_audit_seq = 0;
   for (size_t i = fulls.size() > keep_count ? fulls.size() - keep_count : 0; i < fulls.size();
        ++i) {
     if (kept_roots.empty()) {
       oldest_kept_full_us = fulls[i]->created_at_us;
       oldest_kept_journal_seq = fulls[i]->journal_seq;
+      oldest_kept_audit_seq = fulls[i]->audit_seq;
     }
     kept_roots.insert(fulls[i]->id);
     oldest_kept_full_us = std::min(oldest_kept_full_us, fulls[i]->created_at_us);
     oldest_kept_journal_seq = std::min(oldest_kept_journal_seq, fulls[i]->journal_seq);
+    oldest_kept_audit_seq = std::min(oldest_kept_audit_seq, fulls[i]->audit_seq);
   }
 
   std::set<std::string> keep;
@@ -87,28 +90,35 @@ RetentionPlan PlanRetention(const std::vector<RetentionPiece>& pieces, int keep_
   for (const RetentionPiece* piece : ordered) {
     (keep.count(piece->id) > 0 ? plan.keep : plan.remove).push_back(piece->id);
   }
-  // A segment is needed by a kept chain if it carries any change after the
-  // oldest kept full's journal position that no kept incremental carries.
-  // With no full backup at all every segment is kept: it may be all there is.
+  // A segment is needed by a kept chain if it carries any journal row or
+  // audit entry after the oldest kept full's position that no kept
+  // incremental carries. With no full backup at all every segment is kept:
+  // it may be all there is.
   if (!kept_roots.empty()) {
-    // The journal ranges (base position, own position] of kept incrementals.
-    std::vector<std::pair<int64_t, int64_t>> covered;
+    // The ranges (predecessor's position, own position] of kept incrementals.
+    std::vector<std::pair<int64_t, int64_t>> journal_covered;
+    std::vector<std::pair<int64_t, int64_t>> audit_covered;
     for (const std::string& id : keep) {
       const RetentionPiece* piece = by_id.at(id);
       if (piece->kind != PieceKind::kIncremental) continue;
       const auto base = by_id.find(piece->base_id);
       if (base == by_id.end()) continue;
-      covered.emplace_back(base->second->journal_seq + 1, piece->journal_seq);
+      journal_covered.emplace_back(base->second->journal_seq + 1, piece->journal_seq);
+      audit_covered.emplace_back(base->second->audit_seq + 1, piece->audit_seq);
     }
-    std::sort(covered.begin(), covered.end());
-    auto is_covered = [&covered](int64_t from, int64_t to) {
-      int64_t next = from;  // the first seq not yet known to be covered
+    std::sort(journal_covered.begin(), journal_covered.end());
+    std::sort(audit_covered.begin(), audit_covered.end());
+    // Whether [from, to] past `after` (what the oldest kept full holds) is
+    // all inside `covered`; an empty range is.
+    auto needed = [](const std::vector<std::pair<int64_t, int64_t>>& covered, int64_t after,
+                     int64_t from, int64_t to) {
+      int64_t next = std::max(from, after + 1);  // the first seq not yet known to be covered
       for (const auto& [start, end] : covered) {
+        if (next > to) break;
         if (start > next) break;
         next = std::max(next, end + 1);
-        if (next > to) return true;
       }
-      return next > to;
+      return next <= to;
     };
     // Only the oldest run of unneeded segments goes, so what stays is
     // still one unbroken sequence (the shipper checks that at start).
@@ -120,8 +130,11 @@ RetentionPlan PlanRetention(const std::vector<RetentionPiece>& pieces, int keep_
                                                   : a->to_seq > b->to_seq;
               });
     for (const RetentionSegment* segment : ordered) {
-      const int64_t from = std::max(segment->from_seq, oldest_kept_journal_seq + 1);
-      if (from <= segment->to_seq && !is_covered(from, segment->to_seq)) break;
+      if (needed(journal_covered, oldest_kept_journal_seq, segment->from_seq, segment->to_seq) ||
+          needed(audit_covered, oldest_kept_audit_seq, segment->audit_from_seq,
+                 segment->audit_to_seq)) {
+        break;
+      }
       plan.remove_segments.push_back(segment->name);
     }
   }

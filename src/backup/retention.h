@@ -45,13 +45,19 @@ struct RetentionPiece {
   // position of its snapshot). Used to decide which shipped segments are
   // still needed.
   int64_t journal_seq = 0;
+  // The highest audit entry seq the piece includes (its manifest's
+  // audit_to_seq): segments also carry audit entries a backup lacks.
+  int64_t audit_seq = 0;
 };
 
-// A shipped segment: changes from_seq..to_seq of the journal.
+// A shipped segment: changes from_seq..to_seq of the journal and audit
+// entries audit_from_seq..audit_to_seq (empty when from > to).
 struct RetentionSegment {
   std::string name;
   int64_t from_seq = 0;
   int64_t to_seq = 0;
+  int64_t audit_from_seq = 1;
+  int64_t audit_to_seq = 0;
 };
 
 struct RetentionPlan {

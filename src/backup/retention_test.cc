@@ -121,6 +121,29 @@ TEST(RetentionTest, SegmentsGoOnlyAsAnUnbrokenOldestRun) {
   EXPECT_EQ(plan.remove_segments, (std::vector<std::string>{"s1"}));
 }
 
+// A backup's own audit entry (backup.run) and the off-site copy's
+// (backup.ship) come after its snapshot: the segment that ships them holds
+// no journal row the backup lacks, but audit entries it lacks. Removing it
+// would break the shipped sequence right after the backup (seen in the
+// API test: the restore stopped at the missing entries).
+TEST(RetentionTest, SegmentsWithAuditEntriesAfterTheKeptFullStay) {
+  RetentionPiece full = Full("f1", 10, 60);
+  full.audit_seq = 49;
+  const std::vector<RetentionSegment> segments = {
+      {"journal-and-audit-before", 1, 60, 1, 45},
+      {"audit-straddles", 55, 60, 46, 51},  // rows the full has, entries 50-51 it lacks
+      {"after", 61, 70, 52, 60}};
+  const RetentionPlan plan = PlanRetention({full}, 1, segments);
+  EXPECT_EQ(plan.remove_segments, (std::vector<std::string>{"journal-and-audit-before"}));
+
+  // Once an incremental of the kept chain holds those entries, it may go.
+  RetentionPiece incr = Incr("i1", "f1", 20, 60);
+  incr.audit_seq = 51;
+  const RetentionPlan later = PlanRetention({full, incr}, 1, segments);
+  EXPECT_EQ(later.remove_segments,
+            (std::vector<std::string>{"journal-and-audit-before", "audit-straddles"}));
+}
+
 TEST(RetentionTest, EmptyLocationPlansNothing) {
   const RetentionPlan plan = PlanRetention({}, 4);
   EXPECT_TRUE(plan.keep.empty());

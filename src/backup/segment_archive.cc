@@ -94,21 +94,10 @@ Result<ShippedSegmentInfo> ArchiveSegmentFormat::Write(const std::string& dir,
     manifest.audit_last_time_us = segment.audit_entries.back().time_us;
   }
 
-  crypto::SecretBytes archive_key(kArchiveKeyBytes);
-  RETURN_IF_ERROR(env_->RandomBytes(std::span<uint8_t>(archive_key.data(), archive_key.size())));
-  ASSIGN_OR_RETURN(manifest.archive_key,
-                   keyring_.SealWithDomainKey(kBackupKeyPurpose, manifest.id, archive_key.view()));
-  const ArchiveCipher cipher(manifest.algorithm, std::move(archive_key));
-
-  const std::string staging = dir + "/" + kPartialPrefix + manifest.id;
-  RETURN_IF_ERROR(CreateNewDirectory(staging));
-  struct StagingCleaner {
-    std::string path;
-    bool keep = false;
-    ~StagingCleaner() {
-      if (!keep) RemoveTree(path).IgnoreError();
-    }
-  } cleaner{staging};
+  ASSIGN_OR_RETURN(const ArchiveCipher cipher, NewArchiveCipher(env_, keyring_, &manifest));
+  ASSIGN_OR_RETURN(std::unique_ptr<StagingDirectory> staging_dir,
+                   StagingDirectory::Create(dir + "/" + kPartialPrefix + manifest.id));
+  const std::string& staging = staging_dir->path();
   auto write_piece = [&](const char* name, const std::string& bytes) -> Status {
     ASSIGN_OR_RETURN(std::unique_ptr<PieceWriter> writer,
                      PieceWriter::Create(staging + "/" + name + kPieceFileSuffix, cipher,
@@ -141,7 +130,7 @@ Result<ShippedSegmentInfo> ArchiveSegmentFormat::Write(const std::string& dir,
   RETURN_IF_ERROR(WriteNewFile(staging + "/" + kManifestFileName, manifest_file));
   RETURN_IF_ERROR(FsyncDirectory(staging));
   RETURN_IF_ERROR(RenameDurably(staging, dir + "/" + manifest.id));
-  cleaner.keep = true;
+  staging_dir->Keep();
   return SegmentInfoFromManifest(manifest_file);
 }
 

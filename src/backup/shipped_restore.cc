@@ -1,9 +1,5 @@
-#define SQLITE_ENABLE_SESSION 1
-#define SQLITE_ENABLE_PREUPDATE_HOOK 1
 // Owned by the shipping/operations work (issue 6).
 #include "backup/shipped_restore.h"
-
-#include <sqlite3.h>
 
 #include <chrono>
 #include <map>
@@ -14,6 +10,7 @@
 #include "audit/verify.h"
 #include "backup/archive.h"
 #include "backup/files.h"
+#include "backup/journal_batch.h"
 #include "backup/segment_archive.h"
 #include "backup/shipper.h"
 #include "common/config.h"
@@ -33,70 +30,6 @@ namespace sql = store::sqlite;
 
 constexpr size_t kConfigBytesMax = size_t{1} << 20;
 
-// Journal rows merged into one patchset before they are applied: one
-// sqlite3changeset_apply per row prepares its statements every time and
-// costs more than the rows (as the core's restore does it).
-constexpr size_t kApplyBatchRows = 4096;
-constexpr size_t kApplyBatchBytes = size_t{16} << 20;
-
-class PatchsetBatch {
- public:
-  ~PatchsetBatch() {
-    if (group_ != nullptr) sqlite3changegroup_delete(group_);
-  }
-  Status Add(std::string_view patchset) {
-    if (patchset.empty()) return Status::Ok();
-    if (group_ == nullptr && sqlite3changegroup_new(&group_) != SQLITE_OK) {
-      return Internal("cannot start a change group");
-    }
-    if (sqlite3changegroup_add(group_, static_cast<int>(patchset.size()),
-                               const_cast<char*>(patchset.data())) != SQLITE_OK) {
-      return DataLoss("a journal row is not a valid patchset");
-    }
-    ++rows_;
-    bytes_ += patchset.size();
-    return Status::Ok();
-  }
-  bool Full() const { return rows_ >= kApplyBatchRows || bytes_ >= kApplyBatchBytes; }
-  Status ApplyTo(sql::RestoredDatabase& db) {
-    if (group_ == nullptr) return Status::Ok();
-    int size = 0;
-    void* merged = nullptr;
-    const int rc = sqlite3changegroup_output(group_, &size, &merged);
-    sqlite3changegroup_delete(group_);
-    group_ = nullptr;
-    rows_ = 0;
-    bytes_ = 0;
-    if (rc != SQLITE_OK) {
-      sqlite3_free(merged);
-      return Internal("cannot merge journal rows");
-    }
-    Status status =
-        db.Apply(std::string_view(static_cast<const char*>(merged), static_cast<size_t>(size)));
-    sqlite3_free(merged);
-    return status;
-  }
-
- private:
-  sqlite3_changegroup* group_ = nullptr;
-  size_t rows_ = 0;
-  size_t bytes_ = 0;
-};
-
-// The shred records (inserts into shredded_customers) a journal row carries.
-Status CollectShredRecords(std::string_view patchset, std::set<store::ShredEntry>* out) {
-  return sql::ForEachPatchsetChange(patchset, [&](const sql::PatchsetChange& change) -> Status {
-    if (change.table->name != sql::kShreddedCustomersTable || change.op != sql::kPatchsetInsert ||
-        change.values.size() < 2) {
-      return Status::Ok();
-    }
-    if (change.values[0].type == sql::PatchsetValue::kText &&
-        change.values[1].type == sql::PatchsetValue::kInteger) {
-      out->insert({std::string(change.values[0].bytes), change.values[1].integer});
-    }
-    return Status::Ok();
-  });
-}
 
 Status AddLedgerFile(const std::string& path, std::set<store::ShredEntry>* out) {
   Result<store::ShredLedgerContents> ledger = store::ReadShredLedger(path);

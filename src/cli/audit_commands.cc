@@ -97,11 +97,11 @@ Status AuditCommands::FillSearch(service::AuditSearch* search) {
   search->operation = o.operation;
   search->source_ip = o.ip;
   if (!o.from.empty()) {
-    search->from_us = http::ParseRfc3339(o.from);
+    search->from_us = ParseRfc3339(o.from);
     if (!search->from_us) return InvalidArgument("--from must be an RFC 3339 date-time");
   }
   if (!o.to.empty()) {
-    search->to_us = http::ParseRfc3339(o.to);
+    search->to_us = ParseRfc3339(o.to);
     if (!search->to_us) return InvalidArgument("--to must be an RFC 3339 date-time");
   }
   if (o.limit != 0) search->limit = o.limit;

@@ -299,7 +299,7 @@ int BackupCommands::Restore() {
     options.master_key_path = o.source_data_dir + "/master.key";
   }
   if (!o.at.empty()) {
-    options.at_us = http::ParseRfc3339(o.at);
+    options.at_us = ParseRfc3339(o.at);
     if (!options.at_us) return Fail(InvalidArgument("--at must be an RFC 3339 date-time"));
   }
   ProgressPrinter progress(err_, "restore");

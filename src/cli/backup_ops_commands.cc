@@ -213,7 +213,7 @@ int BackupOpsCommands::RestoreShipped() {
   }
   options.shred_ledgers = o.shred_ledgers;
   if (!o.at.empty()) {
-    options.at_us = http::ParseRfc3339(o.at);
+    options.at_us = ParseRfc3339(o.at);
     if (!options.at_us) return Fail(InvalidArgument("--at must be an RFC 3339 date-time"));
   }
   options.progress = [this](const backup::Progress& progress) {

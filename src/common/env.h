@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,6 +50,12 @@ class Env {
 // Formats microseconds since the epoch as RFC 3339 with offset, in UTC:
 // "2026-11-29T08:15:00.123456Z" -> always with "Z" (a valid RFC 3339 offset).
 std::string FormatRfc3339(int64_t unix_micros);
+
+// "2026-11-30T10:00:00Z", "2026-11-30T18:00:00.5+08:00" -> microseconds
+// since the epoch; nullopt for anything else. The grammar:
+// YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH:MM|-HH:MM), years 0001..9999, no leap
+// seconds; fractions beyond microseconds are cut.
+std::optional<int64_t> ParseRfc3339(std::string_view text);
 
 // YYYYMMDD of the given instant in the given UTC offset (seconds), e.g. China
 // Standard Time is +28800.

@@ -79,4 +79,16 @@ TEST(RandomTest, FillsBuffersWithDifferentBytes) {
 }
 
 }  // namespace
+TEST(ParseRfc3339Test, AcceptsOffsetsAndFractionsAndRefusesTheRest) {
+  EXPECT_EQ(ParseRfc3339("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseRfc3339("2026-11-30T10:00:00+08:00"), int64_t{1'796'004'000} * 1'000'000);
+  EXPECT_EQ(ParseRfc3339("2026-11-30T02:00:00.5Z"), int64_t{1'796'004'000} * 1'000'000 + 500'000);
+  EXPECT_EQ(ParseRfc3339("2024-02-29T00:00:00-01:30"), (int64_t{1'709'164'800} + 5400) * 1'000'000);
+  for (const char* bad : {"2026-11-30", "2026-11-30T10:00:00", "2026-02-29T00:00:00Z",
+                          "2026-13-01T00:00:00Z", "2026-11-30T24:00:00Z", "2026-11-30T10:00:00.Z",
+                          "2026-11-30T10:00:00+0800", "2026-11-30T10:00:00Zjunk", ""}) {
+    EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace custvault

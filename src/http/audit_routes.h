@@ -22,11 +22,6 @@ namespace custvault::http {
 // `audit` must outlive the router.
 void RegisterAuditRoutes(Router& router, service::AuditService& audit, Authenticator authenticate);
 
-// "2026-11-30T10:00:00Z", "2026-11-30T18:00:00.5+08:00" -> microseconds
-// since the epoch; nullopt for anything else (no leap seconds, 4-digit
-// years 0001..9999).
-std::optional<int64_t> ParseRfc3339(std::string_view text);
-
 // An audit entry and an alert as the API (and the CLI) print them.
 boost::json::object AuditEntryJson(const store::AuditEntryRow& row);
 boost::json::object AlertJson(const store::AlertRow& row);

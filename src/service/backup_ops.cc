@@ -269,7 +269,8 @@ Result<backup::OffsiteReport> BackupOperations::CopyOffsiteAs(
         return listed.status();
       }
       for (const backup::ShippedSegmentInfo& info : *listed) {
-        out.push_back({info.name, info.journal_from_seq, info.journal_to_seq});
+        out.push_back({info.name, info.journal_from_seq, info.journal_to_seq, info.audit_from_seq,
+                       info.audit_to_seq});
       }
       return out;
     };

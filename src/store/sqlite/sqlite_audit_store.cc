@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "store/sqlite/audit_rows.h"
+
 namespace custvault::store::sqlite {
 namespace {
 
@@ -151,9 +153,7 @@ AuditEntryRow ReadEntry(const Statement& s) {
   return row;
 }
 
-#define CV_ENTRY_SELECT                                                                    \
-  "SELECT seq, time_us, actor_id, actor_role, source_ip, operation, customer_id, result, " \
-  "details, prev_hash, hash FROM audit_entries "
+#define CV_ENTRY_SELECT "SELECT " CV_AUDIT_ENTRY_COLUMNS " FROM audit_entries "
 
 // The filters every search applies; ?1 actor, ?2 customer, ?3 operation,
 // ?4 ip, ?5 from (inclusive), ?6 to (exclusive), ?7 after_seq, ?8 limit.
@@ -179,32 +179,8 @@ constexpr char kSearchAll[] = CV_ENTRY_SELECT "WHERE " CV_SEARCH_FILTERS;
 
 #undef CV_SEARCH_FILTERS
 
-constexpr char kInsertEntry[] =
-    "INSERT INTO audit_entries (seq, time_us, actor_id, actor_role, source_ip, operation, "
-    "customer_id, result, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-    "?10, ?11)";
-constexpr char kInsertCheckpoint[] =
-    "INSERT INTO audit_checkpoints (seq, hash, time_us, kind, key_version, mac) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 constexpr char kInsertLoginIp[] =
     "INSERT OR IGNORE INTO login_ips (actor_id, source_ip) VALUES (?1, ?2)";
-constexpr char kPutHead[] =
-    "INSERT INTO audit_head (id, seq, hash, time_us, key_version, mac) "
-    "VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, "
-    "hash = excluded.hash, time_us = excluded.time_us, key_version = excluded.key_version, "
-    "mac = excluded.mac";
-
-Status InsertCheckpoint(Connection& writer, const AuditCheckpointRow& checkpoint) {
-  ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertCheckpoint, "insert audit checkpoint"));
-  insert->BindInt64(1, checkpoint.seq);
-  insert->BindBlob(2, checkpoint.hash);
-  insert->BindInt64(3, checkpoint.time_us);
-  insert->BindText(4, checkpoint.kind);
-  insert->BindInt64(5, checkpoint.key_version);
-  insert->BindBlob(6, checkpoint.mac);
-  return insert->Run();
-}
-
 Status ValidateQuery(const AuditQuery& query) {
   if (query.limit < 1 || query.limit > kAuditPageLimitMax) {
     return InvalidArgument("limit must be 1.." + std::to_string(kAuditPageLimitMax));
@@ -268,23 +244,9 @@ Status SqliteAuditStore::AppendBatch(std::span<const AuditEntryRow> entries,
                       std::to_string(expected_seq) + " (another process appended)");
     }
   }
-  for (const AuditEntryRow& entry : entries) {
-    ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertEntry, "insert audit entry"));
-    insert->BindInt64(1, entry.seq);
-    insert->BindInt64(2, entry.time_us);
-    insert->BindText(3, entry.actor_id);
-    insert->BindText(4, entry.actor_role);
-    insert->BindText(5, entry.source_ip);
-    insert->BindText(6, entry.operation);
-    insert->BindText(7, entry.customer_id);
-    insert->BindText(8, entry.result);
-    insert->BindText(9, entry.details);
-    insert->BindBlob(10, entry.prev_hash);
-    insert->BindBlob(11, entry.hash);
-    RETURN_IF_ERROR(insert->Run());
-  }
+  for (const AuditEntryRow& entry : entries) RETURN_IF_ERROR(InsertAuditEntry(writer, entry));
   for (const AuditCheckpointRow& checkpoint : checkpoints) {
-    RETURN_IF_ERROR(InsertCheckpoint(writer, checkpoint));
+    RETURN_IF_ERROR(InsertAuditCheckpoint(writer, checkpoint));
   }
   for (const LoginIpRow& login : login_ips) {
     ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertLoginIp, "remember login IP"));
@@ -292,15 +254,7 @@ Status SqliteAuditStore::AppendBatch(std::span<const AuditEntryRow> entries,
     insert->BindText(2, login.source_ip);
     RETURN_IF_ERROR(insert->Run());
   }
-  {
-    ASSIGN_OR_RETURN(auto put, writer.Prepare(kPutHead, "update audit head"));
-    put->BindInt64(1, head.seq);
-    put->BindBlob(2, head.hash);
-    put->BindInt64(3, head.time_us);
-    put->BindInt64(4, head.key_version);
-    put->BindBlob(5, head.mac);
-    RETURN_IF_ERROR(put->Run());
-  }
+  RETURN_IF_ERROR(PutAuditHead(writer, head));
   return transaction.Commit();
 }
 
@@ -394,24 +348,7 @@ Status SqliteAuditStore::ScanEntries(int64_t from_seq, AuditChainSnapshot* snaps
   }
   ASSIGN_OR_RETURN(auto select, reader->Prepare(kScanEntries, "scan audit entries"));
   select->BindInt64(1, from_seq);
-  AuditEntryView view;
-  while (true) {
-    ASSIGN_OR_RETURN(const bool has_row, select->Step());
-    if (!has_row) break;
-    view.seq = select->ColumnInt64(0);
-    view.time_us = select->ColumnInt64(1);
-    view.actor_id = select->ColumnView(2);
-    view.actor_role = select->ColumnView(3);
-    view.source_ip = select->ColumnView(4);
-    view.operation = select->ColumnView(5);
-    view.customer_id = select->ColumnView(6);
-    view.result = select->ColumnView(7);
-    view.details = select->ColumnView(8);
-    view.prev_hash = select->ColumnView(9);
-    view.hash = select->ColumnView(10);
-    RETURN_IF_ERROR(visit(view));
-  }
-  return Status::Ok();
+  return VisitAuditEntries(*select, visit);
 }
 
 Result<std::vector<AuditCheckpointRow>> SqliteAuditStore::Checkpoints() {
@@ -470,7 +407,7 @@ Result<int64_t> SqliteAuditStore::Purge(int64_t last_seq,
   Connection& writer = *writer_;
   Transaction transaction(writer);
   RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
-  RETURN_IF_ERROR(InsertCheckpoint(writer, purge_checkpoint));
+  RETURN_IF_ERROR(InsertAuditCheckpoint(writer, purge_checkpoint));
   ASSIGN_OR_RETURN(auto remove, writer.Prepare("DELETE FROM audit_entries WHERE seq <= ?1",
                                                "purge audit entries"));
   remove->BindInt64(1, last_seq);

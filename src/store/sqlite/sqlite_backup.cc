@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 
+#include "store/sqlite/audit_rows.h"
 #include "store/sqlite/change_journal.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
@@ -285,30 +286,12 @@ Status AuditReader::ScanEntries(int64_t after_seq, int64_t up_to_seq,
                                 const std::function<Status(const AuditEntryView&)>& visit) {
   ASSIGN_OR_RETURN(auto select,
                    connection_->Prepare(
-                       "SELECT seq, time_us, actor_id, actor_role, source_ip, operation, "
-                       "customer_id, result, details, prev_hash, hash FROM audit_entries WHERE "
+                       "SELECT " CV_AUDIT_ENTRY_COLUMNS " FROM audit_entries WHERE "
                        "seq > ?1 AND seq <= ?2 ORDER BY seq",
                        "read audit entries"));
   select->BindInt64(1, after_seq);
   select->BindInt64(2, up_to_seq);
-  AuditEntryView view;
-  while (true) {
-    ASSIGN_OR_RETURN(const bool has_row, select->Step());
-    if (!has_row) break;
-    view.seq = select->ColumnInt64(0);
-    view.time_us = select->ColumnInt64(1);
-    view.actor_id = select->ColumnView(2);
-    view.actor_role = select->ColumnView(3);
-    view.source_ip = select->ColumnView(4);
-    view.operation = select->ColumnView(5);
-    view.customer_id = select->ColumnView(6);
-    view.result = select->ColumnView(7);
-    view.details = select->ColumnView(8);
-    view.prev_hash = select->ColumnView(9);
-    view.hash = select->ColumnView(10);
-    RETURN_IF_ERROR(visit(view));
-  }
-  return Status::Ok();
+  return VisitAuditEntries(*select, visit);
 }
 
 Result<AuditDelta> AuditReader::Delta(int64_t after_rowid, int64_t up_to_rowid,
@@ -577,54 +560,15 @@ Status RestoredAuditDatabase::Begin() { return connection_->Exec("BEGIN IMMEDIAT
 Status RestoredAuditDatabase::Commit() { return connection_->Exec("COMMIT", "commit"); }
 
 Status RestoredAuditDatabase::InsertEntry(const AuditEntryRow& entry) {
-  ASSIGN_OR_RETURN(auto insert,
-                   connection_->Prepare(
-                       "INSERT INTO audit_entries (seq, time_us, actor_id, actor_role, source_ip, "
-                       "operation, customer_id, result, details, prev_hash, hash) VALUES (?1, ?2, "
-                       "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                       "restore audit entry"));
-  insert->BindInt64(1, entry.seq);
-  insert->BindInt64(2, entry.time_us);
-  insert->BindText(3, entry.actor_id);
-  insert->BindText(4, entry.actor_role);
-  insert->BindText(5, entry.source_ip);
-  insert->BindText(6, entry.operation);
-  insert->BindText(7, entry.customer_id);
-  insert->BindText(8, entry.result);
-  insert->BindText(9, entry.details);
-  insert->BindBlob(10, entry.prev_hash);
-  insert->BindBlob(11, entry.hash);
-  return insert->Run();
+  return InsertAuditEntry(*connection_, entry);
 }
 
 Status RestoredAuditDatabase::InsertCheckpoint(const AuditCheckpointRow& c) {
-  ASSIGN_OR_RETURN(auto insert,
-                   connection_->Prepare("INSERT INTO audit_checkpoints (seq, hash, time_us, kind, "
-                                        "key_version, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                                        "restore audit checkpoint"));
-  insert->BindInt64(1, c.seq);
-  insert->BindBlob(2, c.hash);
-  insert->BindInt64(3, c.time_us);
-  insert->BindText(4, c.kind);
-  insert->BindInt64(5, c.key_version);
-  insert->BindBlob(6, c.mac);
-  return insert->Run();
+  return InsertAuditCheckpoint(*connection_, c);
 }
 
 Status RestoredAuditDatabase::PutHead(const AuditHeadRow& head) {
-  ASSIGN_OR_RETURN(auto put, connection_->Prepare(
-                                 "INSERT INTO audit_head (id, seq, hash, time_us, key_version, "
-                                 "mac) VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE "
-                                 "SET seq = excluded.seq, hash = excluded.hash, time_us = "
-                                 "excluded.time_us, key_version = excluded.key_version, mac = "
-                                 "excluded.mac",
-                                 "restore audit head"));
-  put->BindInt64(1, head.seq);
-  put->BindBlob(2, head.hash);
-  put->BindInt64(3, head.time_us);
-  put->BindInt64(4, head.key_version);
-  put->BindBlob(5, head.mac);
-  return put->Run();
+  return PutAuditHead(*connection_, head);
 }
 
 Status RestoredAuditDatabase::UpsertAlert(const AlertRow& a) {

@@ -1,0 +1,75 @@
+#include "store/sqlite/audit_rows.h"
+
+namespace custvault::store::sqlite {
+
+Status InsertAuditEntry(Connection& connection, const AuditEntryRow& entry) {
+  ASSIGN_OR_RETURN(auto insert,
+                   connection.Prepare("INSERT INTO audit_entries (" CV_AUDIT_ENTRY_COLUMNS
+                                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                      "insert audit entry"));
+  insert->BindInt64(1, entry.seq);
+  insert->BindInt64(2, entry.time_us);
+  insert->BindText(3, entry.actor_id);
+  insert->BindText(4, entry.actor_role);
+  insert->BindText(5, entry.source_ip);
+  insert->BindText(6, entry.operation);
+  insert->BindText(7, entry.customer_id);
+  insert->BindText(8, entry.result);
+  insert->BindText(9, entry.details);
+  insert->BindBlob(10, entry.prev_hash);
+  insert->BindBlob(11, entry.hash);
+  return insert->Run();
+}
+
+Status InsertAuditCheckpoint(Connection& connection, const AuditCheckpointRow& checkpoint) {
+  ASSIGN_OR_RETURN(auto insert,
+                   connection.Prepare("INSERT INTO audit_checkpoints (seq, hash, time_us, kind, "
+                                      "key_version, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                      "insert audit checkpoint"));
+  insert->BindInt64(1, checkpoint.seq);
+  insert->BindBlob(2, checkpoint.hash);
+  insert->BindInt64(3, checkpoint.time_us);
+  insert->BindText(4, checkpoint.kind);
+  insert->BindInt64(5, checkpoint.key_version);
+  insert->BindBlob(6, checkpoint.mac);
+  return insert->Run();
+}
+
+Status PutAuditHead(Connection& connection, const AuditHeadRow& head) {
+  ASSIGN_OR_RETURN(auto put,
+                   connection.Prepare(
+                       "INSERT INTO audit_head (id, seq, hash, time_us, key_version, mac) "
+                       "VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET "
+                       "seq = excluded.seq, hash = excluded.hash, time_us = excluded.time_us, "
+                       "key_version = excluded.key_version, mac = excluded.mac",
+                       "put audit head"));
+  put->BindInt64(1, head.seq);
+  put->BindBlob(2, head.hash);
+  put->BindInt64(3, head.time_us);
+  put->BindInt64(4, head.key_version);
+  put->BindBlob(5, head.mac);
+  return put->Run();
+}
+
+Status VisitAuditEntries(Statement& select,
+                         const std::function<Status(const AuditEntryView&)>& visit) {
+  AuditEntryView view;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select.Step());
+    if (!has_row) return Status::Ok();
+    view.seq = select.ColumnInt64(0);
+    view.time_us = select.ColumnInt64(1);
+    view.actor_id = select.ColumnView(2);
+    view.actor_role = select.ColumnView(3);
+    view.source_ip = select.ColumnView(4);
+    view.operation = select.ColumnView(5);
+    view.customer_id = select.ColumnView(6);
+    view.result = select.ColumnView(7);
+    view.details = select.ColumnView(8);
+    view.prev_hash = select.ColumnView(9);
+    view.hash = select.ColumnView(10);
+    RETURN_IF_ERROR(visit(view));
+  }
+}
+
+}  // namespace custvault::store::sqlite

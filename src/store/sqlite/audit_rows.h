@@ -1,0 +1,28 @@
+// The audit tables' rows in SQL, written once: the audit store
+// (sqlite_audit_store) appends and scans them, and the backup's audit reader
+// and restored audit database (sqlite_backup) read and rebuild them.
+#pragma once
+
+#include <functional>
+
+#include "common/status.h"
+#include "store/audit_store.h"
+#include "store/sqlite/connection.h"
+
+namespace custvault::store::sqlite {
+
+// The columns of audit_entries in the order VisitAuditEntries reads them.
+#define CV_AUDIT_ENTRY_COLUMNS \
+  "seq, time_us, actor_id, actor_role, source_ip, operation, customer_id, result, details, prev_hash, hash"
+
+Status InsertAuditEntry(Connection& connection, const AuditEntryRow& entry);
+Status InsertAuditCheckpoint(Connection& connection, const AuditCheckpointRow& checkpoint);
+// Inserts or replaces the one head row.
+Status PutAuditHead(Connection& connection, const AuditHeadRow& head);
+// Steps `select` (selecting CV_AUDIT_ENTRY_COLUMNS) and calls `visit` for
+// every row; the view is valid during the call only. Stops at the first
+// error `visit` returns.
+Status VisitAuditEntries(Statement& select,
+                         const std::function<Status(const AuditEntryView&)>& visit);
+
+}  // namespace custvault::store::sqlite
