@@ -2,6 +2,38 @@
 
 namespace custvault::store::sqlite {
 
+AuditEntryRow ReadAuditEntry(const Statement& select) {
+  AuditEntryRow row;
+  row.seq = select.ColumnInt64(0);
+  row.time_us = select.ColumnInt64(1);
+  row.actor_id = select.ColumnBytes(2);
+  row.actor_role = select.ColumnBytes(3);
+  row.source_ip = select.ColumnBytes(4);
+  row.operation = select.ColumnBytes(5);
+  row.customer_id = select.ColumnBytes(6);
+  row.result = select.ColumnBytes(7);
+  row.details = select.ColumnBytes(8);
+  row.prev_hash = select.ColumnBytes(9);
+  row.hash = select.ColumnBytes(10);
+  return row;
+}
+
+Result<std::optional<AuditHeadRow>> ReadAuditHead(Connection& connection) {
+  ASSIGN_OR_RETURN(auto select,
+                   connection.Prepare("SELECT seq, hash, time_us, key_version, mac FROM audit_head "
+                                      "WHERE id = 1",
+                                      "read audit head"));
+  ASSIGN_OR_RETURN(const bool has_row, select->Step());
+  if (!has_row) return std::optional<AuditHeadRow>();
+  AuditHeadRow head;
+  head.seq = select->ColumnInt64(0);
+  head.hash = select->ColumnBytes(1);
+  head.time_us = select->ColumnInt64(2);
+  head.key_version = static_cast<uint32_t>(select->ColumnInt64(3));
+  head.mac = select->ColumnBytes(4);
+  return std::optional<AuditHeadRow>(std::move(head));
+}
+
 Status InsertAuditEntry(Connection& connection, const AuditEntryRow& entry) {
   ASSIGN_OR_RETURN(auto insert,
                    connection.Prepare("INSERT INTO audit_entries (" CV_AUDIT_ENTRY_COLUMNS

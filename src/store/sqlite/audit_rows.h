@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "common/status.h"
 #include "store/audit_store.h"
@@ -14,6 +15,11 @@ namespace custvault::store::sqlite {
 // The columns of audit_entries in the order VisitAuditEntries reads them.
 #define CV_AUDIT_ENTRY_COLUMNS \
   "seq, time_us, actor_id, actor_role, source_ip, operation, customer_id, result, details, prev_hash, hash"
+
+// The row `select` (selecting CV_AUDIT_ENTRY_COLUMNS) stands on.
+AuditEntryRow ReadAuditEntry(const Statement& select);
+// The one head row, if any.
+Result<std::optional<AuditHeadRow>> ReadAuditHead(Connection& connection);
 
 Status InsertAuditEntry(Connection& connection, const AuditEntryRow& entry);
 Status InsertAuditCheckpoint(Connection& connection, const AuditCheckpointRow& checkpoint);

@@ -137,21 +137,6 @@ Status ApplySchema(Connection& writer) {
   return transaction.Commit();
 }
 
-AuditEntryRow ReadEntry(const Statement& s) {
-  AuditEntryRow row;
-  row.seq = s.ColumnInt64(0);
-  row.time_us = s.ColumnInt64(1);
-  row.actor_id = s.ColumnBytes(2);
-  row.actor_role = s.ColumnBytes(3);
-  row.source_ip = s.ColumnBytes(4);
-  row.operation = s.ColumnBytes(5);
-  row.customer_id = s.ColumnBytes(6);
-  row.result = s.ColumnBytes(7);
-  row.details = s.ColumnBytes(8);
-  row.prev_hash = s.ColumnBytes(9);
-  row.hash = s.ColumnBytes(10);
-  return row;
-}
 
 #define CV_ENTRY_SELECT "SELECT " CV_AUDIT_ENTRY_COLUMNS " FROM audit_entries "
 
@@ -260,21 +245,6 @@ Status SqliteAuditStore::AppendBatch(std::span<const AuditEntryRow> entries,
 
 namespace {
 
-Result<std::optional<AuditHeadRow>> ReadHead(Connection& reader) {
-  ASSIGN_OR_RETURN(auto select,
-                   reader.Prepare("SELECT seq, hash, time_us, key_version, mac FROM audit_head "
-                                  "WHERE id = 1",
-                                  "read audit head"));
-  ASSIGN_OR_RETURN(const bool has_row, select->Step());
-  if (!has_row) return std::optional<AuditHeadRow>();
-  AuditHeadRow head;
-  head.seq = select->ColumnInt64(0);
-  head.hash = select->ColumnBytes(1);
-  head.time_us = select->ColumnInt64(2);
-  head.key_version = static_cast<uint32_t>(select->ColumnInt64(3));
-  head.mac = select->ColumnBytes(4);
-  return std::optional<AuditHeadRow>(std::move(head));
-}
 
 Result<std::vector<AuditCheckpointRow>> ReadCheckpoints(Connection& reader) {
   ASSIGN_OR_RETURN(auto select,
@@ -301,7 +271,7 @@ Result<std::vector<AuditCheckpointRow>> ReadCheckpoints(Connection& reader) {
 
 Result<std::optional<AuditHeadRow>> SqliteAuditStore::Head() {
   ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());
-  return ReadHead(*reader);
+  return ReadAuditHead(*reader);
 }
 
 namespace {
@@ -316,7 +286,7 @@ Result<std::optional<AuditEntryRow>> SqliteAuditStore::LastEntry() {
   ASSIGN_OR_RETURN(auto select, reader->Prepare(kLastEntry, "read last audit entry"));
   ASSIGN_OR_RETURN(const bool has_row, select->Step());
   if (!has_row) return std::optional<AuditEntryRow>();
-  return std::optional<AuditEntryRow>(ReadEntry(*select));
+  return std::optional<AuditEntryRow>(ReadAuditEntry(*select));
 }
 
 Result<std::optional<AuditEntryRow>> SqliteAuditStore::FirstEntry() {
@@ -324,7 +294,7 @@ Result<std::optional<AuditEntryRow>> SqliteAuditStore::FirstEntry() {
   ASSIGN_OR_RETURN(auto select, reader->Prepare(kFirstEntry, "read first audit entry"));
   ASSIGN_OR_RETURN(const bool has_row, select->Step());
   if (!has_row) return std::optional<AuditEntryRow>();
-  return std::optional<AuditEntryRow>(ReadEntry(*select));
+  return std::optional<AuditEntryRow>(ReadAuditEntry(*select));
 }
 
 Result<int64_t> SqliteAuditStore::EntryCount() {
@@ -343,7 +313,7 @@ Status SqliteAuditStore::ScanEntries(int64_t from_seq, AuditChainSnapshot* snaps
   Transaction transaction(*reader);
   RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kRead));
   if (snapshot != nullptr) {
-    ASSIGN_OR_RETURN(snapshot->head, ReadHead(*reader));
+    ASSIGN_OR_RETURN(snapshot->head, ReadAuditHead(*reader));
     ASSIGN_OR_RETURN(snapshot->checkpoints, ReadCheckpoints(*reader));
   }
   ASSIGN_OR_RETURN(auto select, reader->Prepare(kScanEntries, "scan audit entries"));
@@ -382,7 +352,7 @@ Result<std::vector<AuditEntryRow>> SqliteAuditStore::Search(const AuditQuery& qu
   while (true) {
     ASSIGN_OR_RETURN(const bool has_row, select->Step());
     if (!has_row) break;
-    rows.push_back(ReadEntry(*select));
+    rows.push_back(ReadAuditEntry(*select));
   }
   return rows;
 }

@@ -598,44 +598,18 @@ Status RestoredAuditDatabase::InsertLoginIp(const LoginIpRow& login) {
   return put->Run();
 }
 
-namespace {
-constexpr char kLastAuditEntry[] =
-    "SELECT seq, time_us, actor_id, actor_role, source_ip, operation, customer_id, result, "
-    "details, prev_hash, hash FROM audit_entries ORDER BY seq DESC LIMIT 1";
-}  // namespace
-
 Result<std::optional<AuditEntryRow>> RestoredAuditDatabase::LastEntry() {
-  ASSIGN_OR_RETURN(auto select, connection_->Prepare(kLastAuditEntry, "read last audit entry"));
+  ASSIGN_OR_RETURN(auto select,
+                   connection_->Prepare("SELECT " CV_AUDIT_ENTRY_COLUMNS
+                                        " FROM audit_entries ORDER BY seq DESC LIMIT 1",
+                                        "read last audit entry"));
   ASSIGN_OR_RETURN(const bool has_row, select->Step());
   if (!has_row) return std::optional<AuditEntryRow>();
-  AuditEntryRow row;
-  row.seq = select->ColumnInt64(0);
-  row.time_us = select->ColumnInt64(1);
-  row.actor_id = select->ColumnBytes(2);
-  row.actor_role = select->ColumnBytes(3);
-  row.source_ip = select->ColumnBytes(4);
-  row.operation = select->ColumnBytes(5);
-  row.customer_id = select->ColumnBytes(6);
-  row.result = select->ColumnBytes(7);
-  row.details = select->ColumnBytes(8);
-  row.prev_hash = select->ColumnBytes(9);
-  row.hash = select->ColumnBytes(10);
-  return std::optional<AuditEntryRow>(std::move(row));
+  return std::optional<AuditEntryRow>(ReadAuditEntry(*select));
 }
 
 Result<std::optional<AuditHeadRow>> RestoredAuditDatabase::Head() {
-  ASSIGN_OR_RETURN(auto select, connection_->Prepare("SELECT seq, hash, time_us, key_version, mac "
-                                                     "FROM audit_head WHERE id = 1",
-                                                     "read audit head"));
-  ASSIGN_OR_RETURN(const bool has_row, select->Step());
-  if (!has_row) return std::optional<AuditHeadRow>();
-  AuditHeadRow head;
-  head.seq = select->ColumnInt64(0);
-  head.hash = select->ColumnBytes(1);
-  head.time_us = select->ColumnInt64(2);
-  head.key_version = static_cast<uint32_t>(select->ColumnInt64(3));
-  head.mac = select->ColumnBytes(4);
-  return std::optional<AuditHeadRow>(std::move(head));
+  return ReadAuditHead(*connection_);
 }
 
 Result<std::optional<AuditEntryRow>> RestoredAuditDatabase::CutAfter(int64_t at_us) {
