@@ -149,14 +149,6 @@ void AuditLog::Run() {
       status = WriteBatch(batch, shutting_down);
     }
     lock.lock();
-    if (!batch.empty()) {
-      if (status.ok()) {
-        stats_.entries += static_cast<int64_t>(batch.size());
-        ++stats_.batches;
-      } else {
-        ++stats_.failed_batches;
-      }
-    }
     stats_.head_seq = head_seq_;
     if (shutting_down) {
       close_status_ = status;
@@ -170,8 +162,21 @@ void AuditLog::Run() {
 
 Status AuditLog::WriteBatch(std::vector<Waiter*>& batch, bool shutdown_checkpoint) {
   // Hands every caller its outcome; the waiter may vanish the moment its
-  // semaphore is released, so that is the last touch.
-  auto finish = [&batch](const Status& status) {
+  // semaphore is released, so that is the last touch. The stats are counted
+  // first: a caller that returns from Append sees its batch in them.
+  auto finish = [this, &batch](const Status& status) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!batch.empty()) {
+        if (status.ok()) {
+          stats_.entries += static_cast<int64_t>(batch.size());
+          ++stats_.batches;
+        } else {
+          ++stats_.failed_batches;
+        }
+      }
+      stats_.head_seq = head_seq_;
+    }
     for (Waiter* waiter : batch) {
       waiter->status = status;
       waiter->done.release();

@@ -381,9 +381,12 @@ class BackupDamageTest : public BackupTest {
     EXPECT_FALSE(report.ok());
     EXPECT_EQ(report.status().code(), code) << report.status().ToString();
     EXPECT_FALSE(PathExists(target)) << "the target was written to";
+    // This restore's staging sibling, ".<name>.restoring-<random>" (other
+    // tests running at the same time restore into the same parent).
+    const std::string staging_prefix = "." + fs::path(target).filename().string() + ".restoring-";
     for (const auto& entry : fs::directory_iterator(fs::path(target).parent_path())) {
-      EXPECT_EQ(entry.path().filename().string().find(".restoring-"), std::string::npos)
-          << "a staging directory was left behind";
+      EXPECT_NE(entry.path().filename().string().rfind(staging_prefix, 0), 0u)
+          << "a staging directory was left behind: " << entry.path();
     }
     return report.status().message();
   }

@@ -119,6 +119,20 @@ class ShippedRestoreTest : public ::testing::Test {
     return out;
   }
 
+  // Every record of `source` in `restored` with the same ciphertexts,
+  // wrapped key and blind indexes, and nothing else.
+  static void ExpectSameRecords(const std::map<std::string, store::CustomerRecord>& restored,
+                                const std::map<std::string, store::CustomerRecord>& source) {
+    ASSERT_EQ(restored.size(), source.size());
+    for (const auto& [id, record] : source) {
+      auto found = restored.find(id);
+      ASSERT_NE(found, restored.end()) << id;
+      EXPECT_EQ(found->second.fields, record.fields) << id;
+      EXPECT_EQ(found->second.wrapped_key, record.wrapped_key) << id;
+      EXPECT_EQ(found->second.blind_indexes, record.blind_indexes) << id;
+    }
+  }
+
   FakeEnv env_{Env::Default()->NowMicros()};
   service::TestDataDir dir_{service::FastAuthEnvironment()};
   std::unique_ptr<service::Vault> vault_;
@@ -157,14 +171,7 @@ TEST_F(ShippedRestoreTest, FullBackupPlusShippedSegmentsEqualsTheSourceRecordByR
   EXPECT_EQ(report->customers, 28);
   OpenRestored();
   const auto restored = AllCustomers(restored_->store());
-  ASSERT_EQ(restored.size(), source.size());
-  for (const auto& [id, record] : source) {
-    auto found = restored.find(id);
-    ASSERT_NE(found, restored.end()) << id;
-    EXPECT_EQ(found->second.fields, record.fields) << id;
-    EXPECT_EQ(found->second.wrapped_key, record.wrapped_key) << id;
-    EXPECT_EQ(found->second.blind_indexes, record.blind_indexes) << id;
-  }
+  ExpectSameRecords(restored, source);
   EXPECT_EQ(restored.count(ids[2]), 0u);
   EXPECT_EQ(restored.count(ids[12]), 0u);
   // Decrypted, as the restored vault's own service sees it.
@@ -209,14 +216,7 @@ TEST_F(ShippedRestoreTest, R_BAK_2a_FullThreeIncrementalsAndShippedChangesEqualT
   EXPECT_EQ(report->customers, static_cast<int64_t>(source.size()));
   OpenRestored();
   const auto restored = AllCustomers(restored_->store());
-  ASSERT_EQ(restored.size(), source.size());
-  for (const auto& [id, record] : source) {
-    auto found = restored.find(id);
-    ASSERT_NE(found, restored.end()) << id;
-    EXPECT_EQ(found->second.fields, record.fields) << id;
-    EXPECT_EQ(found->second.wrapped_key, record.wrapped_key) << id;
-    EXPECT_EQ(found->second.blind_indexes, record.blind_indexes) << id;
-  }
+  ExpectSameRecords(restored, source);
   for (int deleted : {3, 4, 5, 9}) EXPECT_EQ(restored.count(ids[deleted]), 0u) << deleted;
   for (int round = 0; round < 3; ++round) {
     auto revealed = restored_->customers().Reveal(manager_, ids[round], {"phone"}, "restore check");

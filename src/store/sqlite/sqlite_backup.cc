@@ -319,21 +319,7 @@ Result<AuditDelta> AuditReader::Delta(int64_t after_rowid, int64_t up_to_rowid,
       delta.checkpoints.push_back(std::move(c));
     }
   }
-  {
-    ASSIGN_OR_RETURN(auto select, connection_->Prepare("SELECT seq, hash, time_us, key_version, "
-                                                       "mac FROM audit_head WHERE id = 1",
-                                                       "read audit head"));
-    ASSIGN_OR_RETURN(const bool has_row, select->Step());
-    if (has_row) {
-      AuditHeadRow head;
-      head.seq = select->ColumnInt64(0);
-      head.hash = select->ColumnBytes(1);
-      head.time_us = select->ColumnInt64(2);
-      head.key_version = static_cast<uint32_t>(select->ColumnInt64(3));
-      head.mac = select->ColumnBytes(4);
-      delta.head = std::move(head);
-    }
-  }
+  ASSIGN_OR_RETURN(delta.head, ReadAuditHead(*connection_));
   {
     ASSIGN_OR_RETURN(auto select,
                      connection_->Prepare("SELECT id, rule, actor_id, time_us, summary, "
