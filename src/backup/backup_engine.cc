@@ -43,8 +43,10 @@ int64_t ListingTime(const BackupListing& listing) {
   return static_cast<int64_t>(::timegm(&utc)) * 1'000'000;
 }
 
-Result<std::pair<Manifest, std::string>> LatestChainPiece(const std::string& location) {
-  ASSIGN_OR_RETURN(std::vector<BackupListing> listings, ListBackups(location));
+// The newest sound backup of `listings` (ListBackups of `location`, in
+// creation order) and its manifest file, for an incremental to follow.
+Result<std::pair<Manifest, std::string>> LatestChainPiece(
+    const std::string& location, const std::vector<BackupListing>& listings) {
   for (auto it = listings.rbegin(); it != listings.rend(); ++it) {
     if (!it->manifest || !it->problem.empty()) continue;
     if (it->manifest->kind == BackupKind::kSegment) continue;
@@ -193,7 +195,7 @@ Result<BackupResult> BackupEngine::Run(BackupKind kind, const ProgressFn& progre
   // Strictly after every backup here, even within one microsecond or when
   // the clock stepped back: the listing's order is the creation order.
   manifest.created_at_us = env_->NowMicros();
-  ASSIGN_OR_RETURN(std::vector<BackupListing> existing, ListBackups(location));
+  ASSIGN_OR_RETURN(const std::vector<BackupListing> existing, ListBackups(location));
   for (const BackupListing& listing : existing) {
     if (listing.manifest) {
       manifest.created_at_us = std::max(manifest.created_at_us, listing.manifest->created_at_us + 1);
@@ -209,7 +211,7 @@ Result<BackupResult> BackupEngine::Run(BackupKind kind, const ProgressFn& progre
   // The predecessor, for an incremental: checked before anything is written.
   std::optional<Manifest> previous;
   if (kind == BackupKind::kIncremental) {
-    ASSIGN_OR_RETURN(auto latest, LatestChainPiece(location));
+    ASSIGN_OR_RETURN(auto latest, LatestChainPiece(location, existing));
     RETURN_IF_ERROR(VerifyManifestMac(latest.second, keyring_));
     previous = std::move(latest.first);
     manifest.base_id = previous->kind == BackupKind::kFull ? previous->id : previous->base_id;

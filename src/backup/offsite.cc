@@ -17,27 +17,14 @@
 #include <memory>
 #include <set>
 
+#include "common/unique_fd.h"
+
 namespace custvault::backup {
 namespace {
 
 namespace fs = std::filesystem;
 
 std::string ErrnoText(int error) { return std::strerror(error); }
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 std::string ParentOf(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -75,13 +62,13 @@ bool OffsiteReport::ok() const {
 }
 
 Result<int64_t> CopyFileDurably(const std::string& from, const std::string& to, int mode) {
-  FileDescriptor in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) {
     const int error = errno;
     if (error == ENOENT) return NotFound("no file " + from);
     return Internal("cannot open " + from + ": " + ErrnoText(error));
   }
-  FileDescriptor out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (out.get() < 0) return Internal("cannot create " + to + ": " + ErrnoText(errno));
   std::unique_ptr<char[]> buffer(new char[kCopyBufferBytes]);
   int64_t total = 0;
@@ -109,7 +96,7 @@ Result<int64_t> CopyFileDurably(const std::string& from, const std::string& to, 
 }
 
 Status SyncDirectory(const std::string& path) {
-  FileDescriptor dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0) return Internal("cannot open directory " + path + ": " + ErrnoText(errno));
   if (::fsync(dir.get()) != 0) {
     return Internal("cannot fsync directory " + path + ": " + ErrnoText(errno));

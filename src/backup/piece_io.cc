@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
 #include "crypto/hash.h"
 
 namespace custvault::backup {
@@ -180,12 +181,9 @@ Status PieceWriter::Append(std::string_view data) {
 }
 
 Status PieceWriter::AppendFile(const std::string& source_path) {
-  const int fd = ::open(source_path.c_str(), O_RDONLY | O_CLOEXEC);
+  const UniqueFd owned(::open(source_path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = owned.get();
   if (fd < 0) return Io("cannot open snapshot", source_path);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   std::string block;
   while (true) {
     ASSIGN_OR_RETURN(const bool full, ReadExactly(fd, options_.chunk_bytes, &block));

@@ -196,17 +196,9 @@ int BackupCommands::Take(bool full) {
     if (!vault.backup_ops().offsite_dir().empty()) {
       progress.Done();
       err_ << "copying " << result->manifest.id << " off-site\n";
-      Result<backup::OffsiteReport> copied =
-          vault.backup_ops().CopyOffsite(actor, result->manifest.id);
-      if (!copied.ok()) {
-        offsite_failed = copied.status();
-        offsite = json::object{{"ok", false},
-                               {"error", std::string(ErrorCodeName(copied.status().code()))}};
-      } else {
-        offsite = service::OffsiteReportJson(*copied);
-        if (!copied->ok()) offsite_failed = Unavailable("the off-site copy failed (see backup.ship)");
-      }
     }
+    offsite = vault.backup_ops().CopyTakenBackupOffsite(actor, result->manifest.id,
+                                                        &offsite_failed);
     return Status::Ok();
   });
   if (!status.ok()) return Fail(status, 1);

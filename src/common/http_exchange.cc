@@ -7,24 +7,12 @@
 
 #include <memory>
 
+#include "common/unique_fd.h"
+
 namespace custvault {
 namespace {
 
 constexpr size_t kResponseBytesMax = 1024;
-
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // "HTTP/1.1 200 OK" -> 200; 0 when the line is not a status line.
 int StatusCodeOf(std::string_view response) {
@@ -56,24 +44,24 @@ Result<int> ExchangeHttp(const std::string& host, const std::string& port,
   timeout.tv_sec = timeout_ms / 1000;
   timeout.tv_usec = (timeout_ms % 1000) * 1000;
   for (addrinfo* address = addresses; address != nullptr; address = address->ai_next) {
-    Socket socket(
+    UniqueFd socket(
         ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol));
-    if (socket.fd() < 0) continue;
+    if (socket.get() < 0) continue;
     // On Linux SO_SNDTIMEO bounds connect() too.
-    ::setsockopt(socket.fd(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(socket.fd(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (::connect(socket.fd(), address->ai_addr, address->ai_addrlen) != 0) continue;
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (::connect(socket.get(), address->ai_addr, address->ai_addrlen) != 0) continue;
     size_t sent = 0;
     while (sent < request.size()) {
       const ssize_t n =
-          ::send(socket.fd(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+          ::send(socket.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
       if (n <= 0) return Unavailable("sending to " + who + " failed or timed out");
       sent += static_cast<size_t>(n);
     }
     std::string response;
     char buffer[256];
     while (response.find("\r\n") == std::string::npos && response.size() < kResponseBytesMax) {
-      const ssize_t n = ::recv(socket.fd(), buffer, sizeof buffer, 0);
+      const ssize_t n = ::recv(socket.get(), buffer, sizeof buffer, 0);
       if (n <= 0) break;
       response.append(buffer, static_cast<size_t>(n));
     }

@@ -37,16 +37,8 @@ Response Run(service::BackupService& backups, service::BackupOperations& operati
   out["journal_rows_pruned"] = result->journal_rows_pruned;
   // R-BAK-1: a backup taken by hand goes off-site at once, as the timed
   // ones do. The backup stands even when the copy fails; "offsite" says so.
-  out["offsite"] = nullptr;
-  if (!operations.offsite_dir().empty()) {
-    Result<backup::OffsiteReport> copied = operations.CopyOffsite(actor, result->manifest.id);
-    if (copied.ok()) {
-      out["offsite"] = service::OffsiteReportJson(*copied);
-    } else {
-      out["offsite"] = json::object{{"ok", false},
-                                    {"error", std::string(ErrorCodeName(copied.status().code()))}};
-    }
-  }
+  Status offsite_failed;
+  out["offsite"] = operations.CopyTakenBackupOffsite(actor, result->manifest.id, &offsite_failed);
   return JsonResponse(201, out);
 }
 

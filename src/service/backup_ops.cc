@@ -243,6 +243,20 @@ Result<backup::OffsiteReport> BackupOperations::CopyOffsite(
   return CopyOffsiteAs(actor, backup_id, std::move(progress));
 }
 
+json::value BackupOperations::CopyTakenBackupOffsite(const Actor& actor,
+                                                    const std::string& backup_id,
+                                                    Status* failed) {
+  if (offsite_dir().empty()) return nullptr;
+  Result<backup::OffsiteReport> copied = CopyOffsite(actor, backup_id);
+  if (!copied.ok()) {
+    *failed = copied.status();
+    return json::object{{"ok", false},
+                        {"error", std::string(ErrorCodeName(copied.status().code()))}};
+  }
+  if (!copied->ok()) *failed = Unavailable("the off-site copy failed (see backup.ship)");
+  return OffsiteReportJson(*copied);
+}
+
 Result<backup::OffsiteReport> BackupOperations::CopyOffsiteAs(
     const Actor& actor, const std::string& backup_id,
     std::function<void(std::string_view)> progress) {

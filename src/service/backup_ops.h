@@ -26,6 +26,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -112,6 +113,14 @@ class BackupOperations {
   Result<backup::OffsiteReport> CopyOffsite(
       const Actor& actor, const std::string& backup_id,
       std::function<void(std::string_view)> progress = {});
+
+  // backup.run. After a backup taken by hand (CLI, API): copies it off-site
+  // at once, as the timed jobs do, when an off-site location is set. Returns
+  // what the answers carry as "offsite": null when none is set, else the
+  // report, or {"ok": false, "error": code} when the copy could not run.
+  // `failed` is set when the copy did not succeed; the backup stands either way.
+  boost::json::value CopyTakenBackupOffsite(const Actor& actor, const std::string& backup_id,
+                                            Status* failed);
 
   // ---- continuous shipping (R-BAK-2a) ----
   // Starts the shipper when backup.shipping is on and backup.offsite_dir

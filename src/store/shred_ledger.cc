@@ -11,6 +11,8 @@
 #include <set>
 #include <string_view>
 
+#include "common/unique_fd.h"
+
 namespace custvault::store {
 namespace {
 
@@ -60,10 +62,7 @@ Status AppendShredLedger(const std::string& path, std::span<const ShredEntry> en
   for (const ShredEntry& entry : entries) RETURN_IF_ERROR(ValidateEntry(entry));
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot open shred ledger", path);
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+  const UniqueFd closer(fd);
   struct stat info {};
   if (::fstat(fd, &info) != 0) return Errno("cannot stat shred ledger", path);
   std::string text;
@@ -95,10 +94,7 @@ Result<ShredLedgerContents> ReadShredLedger(const std::string& path) {
     if (errno == ENOENT) return NotFound("no shred ledger at " + path);
     return Errno("cannot open shred ledger", path);
   }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
+  const UniqueFd closer(fd);
   std::string text;
   char buffer[65536];
   while (true) {

@@ -67,20 +67,30 @@ Status InsertAuditCheckpoint(Connection& connection, const AuditCheckpointRow& c
   return insert->Run();
 }
 
-Status PutAuditHead(Connection& connection, const AuditHeadRow& head) {
+Status PutAuditHead(Connection& connection, const AuditHeadRow& head,
+                    std::optional<int64_t> replaces_seq) {
   ASSIGN_OR_RETURN(auto put,
                    connection.Prepare(
                        "INSERT INTO audit_head (id, seq, hash, time_us, key_version, mac) "
                        "VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET "
                        "seq = excluded.seq, hash = excluded.hash, time_us = excluded.time_us, "
-                       "key_version = excluded.key_version, mac = excluded.mac",
+                       "key_version = excluded.key_version, mac = excluded.mac "
+                       "WHERE ?6 IS NULL OR audit_head.seq = ?6",
                        "put audit head"));
   put->BindInt64(1, head.seq);
   put->BindBlob(2, head.hash);
   put->BindInt64(3, head.time_us);
   put->BindInt64(4, head.key_version);
   put->BindBlob(5, head.mac);
-  return put->Run();
+  if (replaces_seq) put->BindInt64(6, *replaces_seq);  // unbound: NULL (bindings are cleared)
+  RETURN_IF_ERROR(put->Run());
+  // A stored head elsewhere than `replaces_seq` (or one at all, for 0) left
+  // the row as it was.
+  if (replaces_seq && connection.Changes() != 1) {
+    return Conflict("the audit head moved past seq " + std::to_string(*replaces_seq) +
+                    " (another process appended)");
+  }
+  return Status::Ok();
 }
 
 Status VisitAuditEntries(Statement& select,

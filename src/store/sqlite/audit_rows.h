@@ -3,6 +3,7 @@
 // and restored audit database (sqlite_backup) read and rebuild them.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 
@@ -23,8 +24,10 @@ Result<std::optional<AuditHeadRow>> ReadAuditHead(Connection& connection);
 
 Status InsertAuditEntry(Connection& connection, const AuditEntryRow& entry);
 Status InsertAuditCheckpoint(Connection& connection, const AuditCheckpointRow& checkpoint);
-// Inserts or replaces the one head row.
-Status PutAuditHead(Connection& connection, const AuditHeadRow& head);
+// Inserts or replaces the one head row. With `replaces_seq`, only a head
+// stored at that seq (0: none stored yet) is replaced; kConflict otherwise.
+Status PutAuditHead(Connection& connection, const AuditHeadRow& head,
+                    std::optional<int64_t> replaces_seq = std::nullopt);
 // Steps `select` (selecting CV_AUDIT_ENTRY_COLUMNS) and calls `visit` for
 // every row; the view is valid during the call only. Stops at the first
 // error `visit` returns.

@@ -106,6 +106,28 @@ TEST_F(SqliteAuditStoreTest, AFailedBatchStoresNothingOfIt) {
   EXPECT_EQ((*store_->Head().value()).seq, 1);
 }
 
+// A batch continues the stored head or is refused whole: a checkpoint-only
+// batch (no entries, so no seq key to hit) made on a stale head must not put
+// the head back (a second process on the file had appended meanwhile).
+TEST_F(SqliteAuditStoreTest, RAud5ABatchThatDoesNotContinueTheStoredHeadIsAConflict) {
+  Append({Entry(1, 100, "alice")});
+  Append({Entry(2, 200, "bob")});
+  const AuditEntryRow stale = Entry(1, 100, "alice");
+  AuditCheckpointRow checkpoint{1, stale.hash, 100, "shutdown", 1, std::string(32, 'm')};
+  std::vector<AuditCheckpointRow> checkpoints = {checkpoint};
+  Status status = store_->AppendBatch({}, checkpoints, {}, HeadOf(stale));
+  EXPECT_EQ(status.code(), ErrorCode::kConflict) << status.ToString();
+  EXPECT_EQ((*store_->Head().value()).seq, 2);
+  EXPECT_TRUE(store_->Checkpoints()->empty());
+  // A batch that claims to be the first while a head exists is refused too;
+  // one that continues the head is not.
+  EXPECT_EQ(store_->AppendBatch({}, {}, {}, AuditHeadRow{0, "", 0, 1, std::string(32, 'm')}).code(),
+            ErrorCode::kConflict);
+  std::vector<AuditEntryRow> next = {Entry(3, 300, "carol")};
+  EXPECT_TRUE(store_->AppendBatch(next, {}, {}, HeadOf(next.back())).ok());
+  EXPECT_EQ((*store_->Head().value()).seq, 3);
+}
+
 TEST_F(SqliteAuditStoreTest, RAud3DatabaseRefusesUpdatesOfEntriesAndCheckpoints) {
   Append({Entry(1, 100, "alice")});
   AuditCheckpointRow checkpoint{1, std::string(32, 'h'), 100, "periodic", 1, std::string(32, 'm')};
