@@ -12,8 +12,17 @@ CUSTVAULT_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev
   libcli11-dev libspdlog-dev libtoml11-dev libargon2-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3
+  python3 ccache
 )
+
+# ccache (CMakeLists.txt uses it when installed). Paths under the clone are
+# hashed relative to it and the build directory is left out of the hash, so a
+# second clone, a second work tree or a rerun after `rm -rf build` reuses the
+# objects a first build compiled (the release and ASan trees never share:
+# their flags differ). A caller's own CCACHE_* settings win.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$CUSTVAULT_ROOT}"
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
+
 
 log() { printf '\033[1m[custvault]\033[0m %s\n' "$*" >&2; }
 
@@ -34,12 +43,23 @@ install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 }
 
-# build_tree DIR [cmake options...]: configure once, then build everything.
+# build_tree DIR [cmake options...] [-- TARGET...]: configure once, then build
+# the named targets (everything when none is named).
 build_tree() {
   local dir="$1"; shift
+  local options=() targets=()
+  while (($#)); do
+    if [ "$1" = "--" ]; then
+      shift
+      targets=("$@")
+      break
+    fi
+    options+=("$1")
+    shift
+  done
   if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$CUSTVAULT_ROOT" -B "$dir" -G Ninja "$@" >&2
+    cmake -S "$CUSTVAULT_ROOT" -B "$dir" -G Ninja "${options[@]}" >&2 || return 1
   fi
-  ninja -C "$dir" "${CUSTVAULT_NINJA_JOBS[@]}" >&2
+  ninja -C "$dir" "${CUSTVAULT_NINJA_JOBS[@]}" "${targets[@]}" >&2
 }
 CUSTVAULT_NINJA_JOBS=()
