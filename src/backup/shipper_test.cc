@@ -426,7 +426,10 @@ TEST_F(ShipperTest, AMissingOffsiteDirectoryIsReportedNotCreatedAndRetried) {
   EXPECT_FALSE(fs::exists(options_.offsite_dir));
   // The mount comes back: the next rounds ship everything.
   fs::create_directories(options_.offsite_dir);
-  for (int i = 0; i < 200 && shipper->CurrentStatus().journal_seq < 2; ++i) {
+  // The shipper's thread retries on its own timer: poll, with a deadline no
+  // busy machine reaches (Issue 11.12: 2 s was not).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (shipper->CurrentStatus().journal_seq < 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   shipper->Stop();

@@ -174,7 +174,10 @@ TEST_F(AuditRoutesTest, RAud4AlertsAreListedAndAcknowledged) {
   env_.AdvanceMicros(int64_t{12} * 3'600'000'000);  // 22:00: outside working hours
   Record(1);
   json::array items;
-  for (int i = 0; i < 100 && items.empty(); ++i) {
+  // The writer stores the alert after the commit, on its own thread: poll,
+  // with a deadline no busy machine reaches (Issue 11.12: 1 s was not).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (items.empty() && std::chrono::steady_clock::now() < deadline) {
     Response listed = Call("GET", "/api/v1/audit/alerts?open=true");
     ASSERT_EQ(listed.status, 200) << listed.body;
     items = json::parse(listed.body).at("items").as_array();

@@ -9,6 +9,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +20,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -26,10 +30,6 @@ namespace custvault::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t MillisecondsSince(Clock::time_point start) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-}
 
 struct ClientResponse {
   int status = 0;
@@ -334,21 +334,21 @@ TEST_F(ServerTest, HeaderOverTheLimitGets413) {
   ExpectApiError(*response, 413, "too_large");
 }
 
+// Issue 11.12: the slow request is held by a gate, not a sleep, and the
+// fast one is answered while it is still held: no stopwatch needed.
 TEST_F(ServerTest, SlowRequestNeverStallsOtherConnections) {
   StartServer();
   Client slow(server_->port());
   Client fast(server_->port());
-  ASSERT_TRUE(slow.Send("GET /api/v1/slow HTTP/1.1\r\nHost: t\r\n\r\n"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the slow one is running
-  const auto start = Clock::now();
+  ASSERT_TRUE(slow.Send("GET /api/v1/gated HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(WaitForGatedRunning(1));  // the slow one is running
   auto fast_response = fast.Get("/api/v1/fast");
-  const int64_t fast_ms = MillisecondsSince(start);
   ASSERT_TRUE(fast_response);
   EXPECT_EQ(fast_response->body, "fast");
-  EXPECT_LT(fast_ms, 200);
+  OpenGate();
   auto slow_response = slow.Read();
   ASSERT_TRUE(slow_response);
-  EXPECT_EQ(slow_response->body, "slow");
+  EXPECT_EQ(slow_response->body, "gated");
 }
 
 TEST_F(ServerTest, FullWorkerQueueAnswers503WithRetryAfter) {
@@ -459,9 +459,9 @@ TEST_F(ServerTest, IdleConnectionTimesOut) {
   ASSERT_TRUE(client.connected());
   auto response = client.Get("/healthz");  // then stay idle on keep-alive
   ASSERT_TRUE(response);
-  const auto start = Clock::now();
+  // The server closes it: the client's own read would give up only after
+  // 5 s (Issue 11.12: no stopwatch on top).
   EXPECT_TRUE(client.SeesClose());
-  EXPECT_LT(MillisecondsSince(start), 2'000);
 }
 
 TEST_F(ServerTest, ConnectionsOverTheLimitAreRefused) {
@@ -483,27 +483,44 @@ TEST_F(ServerTest, ConnectionsOverTheLimitAreRefused) {
   EXPECT_EQ(still->status, 200);
 }
 
+// Issue 11.12: "promptly" without a stopwatch. Stop closes an idle
+// keep-alive connection itself rather than waiting out its grace period for
+// it, and says so in the log when it has to give up waiting.
 TEST_F(ServerTest, StopReturnsPromptlyWithAnIdleKeepAliveConnection) {
+  auto log_lines = std::make_shared<std::ostringstream>();
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*log_lines);
+  spdlog::default_logger()->sinks().push_back(sink);
   StartServer();
   Client client(server_->port());
   ASSERT_TRUE(client.Get("/healthz"));
-  const auto start = Clock::now();
   server_->Stop();
-  EXPECT_LT(MillisecondsSince(start), 1'000);
+  auto& sinks = spdlog::default_logger()->sinks();
+  sinks.erase(std::remove(sinks.begin(), sinks.end(), sink), sinks.end());
+  EXPECT_EQ(log_lines->str().find("still open"), std::string::npos) << log_lines->str();
+  EXPECT_NE(log_lines->str().find("HTTP server stopped"), std::string::npos) << log_lines->str();
   EXPECT_TRUE(client.SeesClose());
 }
 
 TEST_F(ServerTest, StopLetsAnInFlightRequestFinish) {
   StartServer();
   Client client(server_->port());
-  ASSERT_TRUE(client.Send("GET /api/v1/slow HTTP/1.1\r\nHost: t\r\n\r\n"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(client.Send("GET /api/v1/gated HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(WaitForGatedRunning(1));  // in flight, held by the gate
   std::thread stopper([&] { server_->Stop(); });
+  // The request is let go only once Stop has begun: the listener refuses
+  // new connections (an outside event, so polled, with a generous deadline).
+  // Issue 11.12: this replaces a sleep that guessed the order.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (Client(server_->port()).connected() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(Client(server_->port()).connected()) << "Stop never closed the listener";
+  OpenGate();
   auto response = client.Read();
   stopper.join();
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
-  EXPECT_EQ(response->body, "slow");
+  EXPECT_EQ(response->body, "gated");
 }
 
 TEST_F(ServerTest, WaitReturnsAfterStop) {

@@ -288,8 +288,8 @@ class BackupEndToEndTest(unittest.TestCase):
                     result["r"] = None
             t = threading.Thread(target=run)
             t.start()
-            deadline = time.time() + 10
-            while time.time() < deadline:
+            deadline = time.time() + 60  # a guard against a hang (issue 11.12)
+            while time.time() < deadline and t.is_alive():
                 if any(name.startswith(".partial-") for name in os.listdir(self.backups)):
                     break
                 time.sleep(0.005)

@@ -225,19 +225,15 @@ TEST_F(SqliteStoreTest, BulkInsertIsAllOrNothing) {
   EXPECT_EQ(*store.CountCustomers(), 101);
 }
 
-double ThreadCpuSeconds() {
-  timespec now{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-}
-
-// Bulk import speed: ~8 fields and 4 blind indexes per customer, the shape
-// the brief asks to measure. Prints rows/s; asserts only a floor far below
-// the target so a loaded CI machine or a sanitizer build does not flake.
-TEST_F(SqliteStoreTest, BulkInsertThroughput) {
+// Bulk import (R-PIPL-4): ~8 fields and 4 blind indexes per customer, in
+// several batches, then single inserts. Every row lands whole and is found
+// by id and by its indexes. Issue 11.12: this test used to assert a rows/s
+// floor, which failed on a busy machine; the figures (bulk rows/s, gets/s,
+// single inserts/s) are measured by bench/store_benchmark.cc.
+TEST_F(SqliteStoreTest, BulkInsertKeepsEveryRowFindableByIdAndIndex) {
   SqliteStore& store = OpenStore();
-  constexpr int kRows = 20000;
-  constexpr int kBatch = 5000;
+  constexpr int kRows = 4000;
+  constexpr int kBatch = 1000;
   std::mt19937_64 random(7);
   auto envelope = [&random](size_t size) {
     std::string bytes(size, '\0');
@@ -250,6 +246,7 @@ TEST_F(SqliteStoreTest, BulkInsertThroughput) {
     for (int i = start; i < start + kBatch; ++i) {
       CustomerRecord record;
       record.id = "C20250101" + std::to_string(100000 + (i * 7919) % 900000) + std::to_string(i);
+      record.status = "active";
       record.channel = "channel:import";
       record.created_at_us = record.updated_at_us = 1735689600000000 + i;
       record.kek_version = 1;
@@ -265,56 +262,43 @@ TEST_F(SqliteStoreTest, BulkInsertThroughput) {
     }
     batches.push_back(std::move(batch));
   }
-  const auto start = std::chrono::steady_clock::now();
-  const double cpu_start = ThreadCpuSeconds();
   for (const auto& batch : batches) ASSERT_TRUE(store.InsertCustomers(batch).ok());
-  const double cpu_seconds = ThreadCpuSeconds() - cpu_start;
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double rows_per_second = kRows / seconds;
-  // Wall time includes the fsyncs (synchronous=FULL) and whatever else the
-  // machine runs; CPU time shows what the store itself costs.
-  std::printf(
-      "[ MEASURE  ] bulk insert: %d customers (8 fields, 4 blind indexes, 2 tags) in %.3f s wall = "
-      "%.0f rows/s;"
-      " %.3f s CPU = %.0f rows/CPU-s\n",
-      kRows, seconds, rows_per_second, cpu_seconds, kRows / cpu_seconds);
+  EXPECT_EQ(*store.CountCustomers(), kRows);
 
-  // Get-by-id on the same data.
-  const auto get_start = std::chrono::steady_clock::now();
-  constexpr int kGets = 5000;
-  for (int i = 0; i < kGets; ++i) {
-    ASSERT_TRUE(store.GetCustomer(batches[i % batches.size()][(i * 31) % kBatch].id).ok());
+  // A sample from every batch, first and last rows included: every column
+  // back as written, and each blind index finds exactly its customer.
+  for (const auto& batch : batches) {
+    for (size_t i : {size_t{0}, size_t{kBatch / 2}, size_t{kBatch - 1}}) {
+      const CustomerRecord& written = batch[i];
+      Result<CustomerRecord> read = store.GetCustomer(written.id);
+      ASSERT_TRUE(read.ok()) << read.status().ToString();
+      ExpectSameRecord(written, *read);
+      for (const auto& [field, digest] : written.blind_indexes) {
+        Result<CustomerPage> found = store.FindByBlindIndex(field, digest, std::nullopt, 10);
+        ASSERT_TRUE(found.ok()) << found.status().ToString();
+        ASSERT_EQ(found->items.size(), 1u) << field;
+        EXPECT_EQ(found->items[0].id, written.id);
+      }
+    }
   }
-  const double get_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - get_start).count();
-  std::printf("[ MEASURE  ] get by id (row + key + indexes + tags): %.0f gets/s\n",
-              kGets / get_seconds);
 
-  // One customer per transaction (the interactive path): each pays its own
-  // fsync of the WAL.
-  constexpr int kSingles = 200;
-  const auto single_start = std::chrono::steady_clock::now();
+  // One customer per transaction (the interactive path) after the bulk ones.
+  constexpr int kSingles = 50;
   for (int i = 0; i < kSingles; ++i)
     ASSERT_TRUE(store.InsertCustomer(MakeCustomer("S" + std::to_string(i))).ok());
-  const double single_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - single_start).count();
-  std::printf("[ MEASURE  ] single inserts (one transaction and fsync each): %.0f rows/s\n",
-              kSingles / single_seconds);
-
   EXPECT_EQ(*store.CountCustomers(), kRows + kSingles);
-  EXPECT_GT(rows_per_second, 2000.0);
+  ExpectSameRecord(MakeCustomer("S7"), *store.GetCustomer("S7"));
 }
 
 // R-SCALE-1: single-row writes from many threads at once (create requests
-// from many HTTP workers). Measures commits/s with 1 and 16 writer threads
-// and checks that every write landed exactly once.
-TEST_F(SqliteStoreTest, ConcurrentSingleRowWritesThroughput) {
+// from many HTTP workers): every write lands exactly once. Issue 11.12: the
+// commits/s with 1 and 16 writer threads are measured by
+// bench/store_benchmark.cc, not here.
+TEST_F(SqliteStoreTest, ConcurrentSingleRowWritesLandExactlyOnce) {
   SqliteStore& store = OpenStore();
   auto run = [&store](int threads, int per_thread, const std::string& prefix) {
     std::atomic<int> failures{0};
     std::vector<std::thread> workers;
-    const auto start = std::chrono::steady_clock::now();
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
         for (int i = 0; i < per_thread; ++i) {
@@ -324,11 +308,6 @@ TEST_F(SqliteStoreTest, ConcurrentSingleRowWritesThroughput) {
       });
     }
     for (auto& worker : workers) worker.join();
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("[ MEASURE  ] single-row inserts, %d writer thread(s): %d rows in %.3f s = %.0f "
-                "commits/s\n",
-                threads, threads * per_thread, seconds, threads * per_thread / seconds);
     return failures.load();
   };
   EXPECT_EQ(run(1, 300, "one-"), 0);
