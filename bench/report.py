@@ -506,7 +506,9 @@ def main():
       "[--data-dir D --generate-only | --reuse --keep]`; backup and restore "
       "`build/bench/backup_benchmark --customers N --updates K,K,... [--zstd-level L] [--threads T]`; "
       "shipping lag `CUSTVAULT_SHIPPING_LOAD_SECONDS=30 CUSTVAULT_BINARY=build/custvault "
-      "/usr/bin/python3 tests/api/test_backup_shipping.py`.")
+      "/usr/bin/python3 tests/api/test_backup_shipping.py`; the SQLite store alone "
+      "`build/bench/store_benchmark [--customers N] [--batch N] [--gets N] [--singles N] "
+      "[--threads T]`.")
     w("")
     with open(a.output, "w", encoding="utf-8") as f:
         f.write("\n".join(out))
