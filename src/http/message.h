@@ -38,12 +38,18 @@ Response JsonResponse(int status, const boost::json::value& body);
 
 // The one place an ErrorCode becomes an HTTP status and the error shape of
 // the API conventions: {"error":{"code","message","details":[...]}}.
-// kUnavailable adds Retry-After; kInternal hides its message.
+// At most kErrorDetailsShownMax details are listed; when there are more,
+// "details_truncated" gives how many were left out.
+// kUnavailable and kRateLimited add Retry-After; kInternal hides its message.
+inline constexpr size_t kErrorDetailsShownMax = 100;
+inline constexpr char kRetryAfterDefaultSeconds[] = "1";
 Response ErrorResponse(const Status& status);
 int HttpStatusFor(ErrorCode code);
 
-// Parses a JSON request body: kInvalidArgument if it is not JSON or (when
-// require_object) not an object. Limits nesting depth.
+// Parses a JSON request body: kInvalidArgument if it is not JSON, nests too
+// deeply, repeats a member name within one object (at any depth) or (when
+// require_object) is not an object; kTooLarge if the parsed value would take
+// more memory than a bound proportional to the body's size.
 Result<boost::json::value> ParseJsonBody(const Request& request, bool require_object = true);
 
 }  // namespace custvault::http

@@ -82,6 +82,36 @@ TEST(ErrorResponseTest, UnavailableSaysWhenToRetry) {
   EXPECT_EQ(HeaderOf(response, "Retry-After"), "1");
 }
 
+// Issue 10.13: every 429 says when to come back, like every 503.
+TEST(ErrorResponseTest, RateLimitedSaysWhenToRetry_Issue10_13) {
+  const Response response = ErrorResponse(Status(ErrorCode::kRateLimited, "slow down"));
+  EXPECT_EQ(response.status, 429);
+  EXPECT_EQ(HeaderOf(response, "Retry-After"), "1");
+}
+
+// Issue 10.11: 80,000 bad fields make an answer of 100 details and a count,
+// not megabytes.
+TEST(ErrorResponseTest, DetailsAreCappedWithTheNumberLeftOut_Issue10_11) {
+  std::vector<FieldError> errors;
+  for (int i = 0; i < 80'000; ++i) errors.push_back({"k" + std::to_string(i), "unknown_field"});
+  const Response response =
+      ErrorResponse(Status(ErrorCode::kValidationFailed, "invalid fields", std::move(errors)));
+  EXPECT_EQ(response.status, 422);
+  const boost::json::object error = ErrorObject(response);
+  const boost::json::array& details = error.at("details").as_array();
+  ASSERT_EQ(details.size(), kErrorDetailsShownMax);
+  EXPECT_EQ(details[0].at("field").as_string(), "k0");
+  EXPECT_EQ(details[99].at("field").as_string(), "k99");
+  EXPECT_EQ(error.at("details_truncated").to_number<int64_t>(), 80'000 - 100);
+  EXPECT_LT(response.body.size(), 8'000u);
+  // Exactly the cap: no count.
+  std::vector<FieldError> hundred(100, FieldError{"f", "type"});
+  const Response at_cap =
+      ErrorResponse(Status(ErrorCode::kValidationFailed, "invalid fields", std::move(hundred)));
+  EXPECT_FALSE(ErrorObject(at_cap).contains("details_truncated"));
+  EXPECT_EQ(ErrorObject(at_cap).at("details").as_array().size(), 100u);
+}
+
 TEST(ErrorResponseTest, InternalMessageIsNeverShownToClients) {
   const Response response = ErrorResponse(
       Status(ErrorCode::kInternal, "sqlite: /var/lib/secret.db locked", {{"x", "y"}}));
@@ -175,6 +205,44 @@ TEST(ParseJsonBodyTest, NestingDeeperThanTheLimitIsRefused) {
   // Far deeper input fails the same way, without exhausting the stack.
   const std::string very_deep = std::string(100000, '[');
   EXPECT_FALSE(ParseJsonBody(WithBody(very_deep), false).ok());
+}
+
+// Issue 10.13: a repeated member name is ambiguous (Boost.JSON keeps the
+// last; a filter may have looked at the first): refused at any depth.
+TEST(ParseJsonBodyTest, RepeatedMemberNamesAreRefusedAtAnyDepth_Issue10_13) {
+  for (const std::string body : {
+           R"({"phone":"13900000000","phone":"13911111111"})",
+           R"({"a":1,"b":2,"a":3})",
+           R"({"outer":{"x":1,"x":1}})",
+           R"({"list":[{"k":1},{"k":2,"k":3}]})",
+           R"({"\u0061":1,"a":2})",  // the same name, escaped
+       }) {
+    auto parsed = ParseJsonBody(WithBody(body));
+    ASSERT_FALSE(parsed.ok()) << body;
+    EXPECT_EQ(parsed.status().code(), ErrorCode::kInvalidArgument) << body;
+    EXPECT_EQ(parsed.status().message().find("1391"), std::string::npos);
+  }
+  // The same name in different objects is fine, and so are long keys.
+  auto ok = ParseJsonBody(WithBody(
+      R"({"a":{"k":1},"b":{"k":2},"c":[{"k":1},{"k":2}],")" + std::string(5000, 'x') + R"(":1})"));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->as_object().size(), 4u);
+}
+
+// Issue 10.11: a body as large as allowed and as dense as JSON gets still
+// parses within the memory bound (the bound refuses nothing valid).
+TEST(ParseJsonBodyTest, DenseLargeBodiesStillParse_Issue10_11) {
+  std::string numbers = "{\"n\":[0";
+  while (numbers.size() < (1u << 20) - 8) numbers += ",0";
+  numbers += "]}";
+  auto parsed = ParseJsonBody(WithBody(numbers));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  std::string keys = "{";
+  for (int i = 0; i < 80'000; ++i) keys += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":1";
+  keys += "}";
+  auto many = ParseJsonBody(WithBody(keys));
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  EXPECT_EQ(many->as_object().size(), 80'000u);
 }
 
 }  // namespace
