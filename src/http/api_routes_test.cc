@@ -56,6 +56,28 @@ class ApiRoutesTest : public ::testing::Test {
   Router router_;
 };
 
+// Issue 11.1: the routes whose work grows with the data or the input run on
+// the expensive pool, and only those (a cheap route there would queue
+// behind the slow ones for nothing).
+TEST_F(ApiRoutesTest, ExpensiveRoutesAreRegisteredAsExpensive_Issue11_1) {
+  const std::set<std::pair<std::string, std::string>> expected = {
+      {"POST", "/api/v1/rules"},
+      {"POST", "/api/v1/rules/dry-run"},
+      {"POST", "/api/v1/tags/reclassify"},
+      {"POST", "/api/v1/approvals/{id}/decision"},
+      {"GET", "/api/v1/audit/export.csv"},
+      {"GET", "/api/v1/audit/verify"},
+      {"POST", "/api/v1/backups"},
+      {"POST", "/api/v1/backups/{id}/verify"},
+      {"POST", "/api/v1/backups/restore-tests"},
+  };
+  std::set<std::pair<std::string, std::string>> expensive;
+  for (const RouteInfo& route : router_.Routes()) {
+    if (route.route_class == RouteClass::kExpensive) expensive.insert({route.method, route.pattern});
+  }
+  EXPECT_EQ(expensive, expected);
+}
+
 // The OpenAPI document is kept true: every registered route is documented
 // with its method, and every documented operation is registered.
 TEST_F(ApiRoutesTest, OpenApiDocumentMatchesTheRegisteredRoutesExactly) {

@@ -205,8 +205,8 @@ void RegisterAuditRoutes(Router& router, service::AuditService& audit, Authentic
                     [&audit, fn](Request& r, const service::Actor& a) { return fn(audit, r, a); });
   };
   router.Add("GET", "/api/v1/audit/entries", bind(Entries));
-  router.Add("GET", "/api/v1/audit/export.csv", bind(ExportCsv));
-  router.Add("GET", "/api/v1/audit/verify", bind(Verify));
+  router.Add("GET", "/api/v1/audit/export.csv", bind(ExportCsv), RouteClass::kExpensive);
+  router.Add("GET", "/api/v1/audit/verify", bind(Verify), RouteClass::kExpensive);
   router.Add("GET", "/api/v1/audit/alerts", bind(Alerts));
   router.Add("POST", "/api/v1/audit/alerts/{id}/ack", bind(AcknowledgeAlert));
 }

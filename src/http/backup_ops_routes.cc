@@ -75,7 +75,8 @@ void RegisterBackupOpsRoutes(Router& router, service::Vault& vault, Authenticato
                     [&vault, fn](Request& r, const service::Actor& a) { return fn(vault, r, a); });
   };
   router.Add("GET", "/api/v1/backups/restore-tests", bind(RestoreTests));
-  router.Add("POST", "/api/v1/backups/restore-tests", bind(RunRestoreTest));
+  router.Add("POST", "/api/v1/backups/restore-tests", bind(RunRestoreTest),
+             RouteClass::kExpensive);
   router.Add("GET", "/api/v1/backups/shipping", bind(Shipping));
 }
 

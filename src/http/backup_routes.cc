@@ -147,9 +147,10 @@ void RegisterBackupRoutes(Router& router, service::BackupService& backups,
   router.Add("POST", "/api/v1/backups",
              WithAuth(authenticate, [&backups, &operations](Request& r, const service::Actor& a) {
                return Run(backups, operations, r, a);
-             }));
+             }),
+             RouteClass::kExpensive);
   router.Add("GET", "/api/v1/backups", bind(List));
-  router.Add("POST", "/api/v1/backups/{id}/verify", bind(Verify));
+  router.Add("POST", "/api/v1/backups/{id}/verify", bind(Verify), RouteClass::kExpensive);
   router.Add("POST", "/api/v1/restores", bind(RequestRestore));
 }
 

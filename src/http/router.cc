@@ -181,7 +181,8 @@ Status ParseTarget(Request& request) {
   return Status::Ok();
 }
 
-void Router::Add(std::string method, std::string pattern, Handler handler) {
+void Router::Add(std::string method, std::string pattern, Handler handler,
+                 RouteClass route_class) {
   // Routes are fixed at start-up by our own code: a bad pattern is a bug.
   assert(!pattern.empty() && pattern.front() == '/' && "route pattern must start with '/'");
   assert(handler && "route without a handler");
@@ -192,6 +193,7 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
     route.segments.emplace_back(segment);
   }
   route.handler = std::move(handler);
+  route.route_class = route_class;
 #ifndef NDEBUG
   for (const Route& existing : routes_) {
     assert(!(existing.method == route.method && existing.pattern == route.pattern) &&
@@ -204,8 +206,51 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
 std::vector<RouteInfo> Router::Routes() const {
   std::vector<RouteInfo> infos;
   infos.reserve(routes_.size());
-  for (const Route& route : routes_) infos.push_back({route.method, route.pattern});
+  for (const Route& route : routes_) {
+    infos.push_back({route.method, route.pattern, route.route_class});
+  }
   return infos;
+}
+
+const Router::Route* Router::Match(const std::string& method,
+                                   const std::vector<std::string>& segments,
+                                   std::vector<std::string>* allowed_methods) const {
+  const Route* best = nullptr;
+  std::vector<bool> best_literals;
+  for (const Route& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    std::vector<bool> literals(segments.size());
+    bool matches = true;
+    for (size_t i = 0; i < segments.size() && matches; ++i) {
+      const std::string& pattern_segment = route.segments[i];
+      if (IsPlaceholder(pattern_segment)) {
+        matches = !segments[i].empty();
+        literals[i] = false;
+      } else {
+        matches = pattern_segment == segments[i];
+        literals[i] = true;
+      }
+    }
+    if (!matches) continue;
+    if (route.method != method) {
+      if (allowed_methods != nullptr) allowed_methods->push_back(route.method);
+      continue;
+    }
+    // Lexicographic on "literal here?": a literal beats a placeholder at
+    // the first position where two routes differ.
+    if (best == nullptr || best_literals < literals) {
+      best = &route;
+      best_literals = std::move(literals);
+    }
+  }
+  return best;
+}
+
+RouteClass Router::ClassOf(const std::string& method, const std::string& target) const {
+  ParsedTarget parsed;
+  if (!ParseTargetInto(target, &parsed).ok()) return RouteClass::kNormal;
+  const Route* route = Match(method, parsed.segments, nullptr);
+  return route == nullptr ? RouteClass::kNormal : route->route_class;
 }
 
 Response Router::Dispatch(Request& request) const {
@@ -229,35 +274,8 @@ Response Router::Dispatch(Request& request) const {
 
   // Find the most specific route for this method; remember the methods of
   // routes whose path matches for the Allow header of a 405.
-  const Route* best = nullptr;
-  std::vector<bool> best_literals;
   std::vector<std::string> allowed_methods;
-  for (const Route& route : routes_) {
-    if (route.segments.size() != segments.size()) continue;
-    std::vector<bool> literals(segments.size());
-    bool matches = true;
-    for (size_t i = 0; i < segments.size() && matches; ++i) {
-      const std::string& pattern_segment = route.segments[i];
-      if (IsPlaceholder(pattern_segment)) {
-        matches = !segments[i].empty();
-        literals[i] = false;
-      } else {
-        matches = pattern_segment == segments[i];
-        literals[i] = true;
-      }
-    }
-    if (!matches) continue;
-    if (route.method != request.method) {
-      allowed_methods.push_back(route.method);
-      continue;
-    }
-    // Lexicographic on "literal here?": a literal beats a placeholder at
-    // the first position where two routes differ.
-    if (best == nullptr || best_literals < literals) {
-      best = &route;
-      best_literals = std::move(literals);
-    }
-  }
+  const Route* best = Match(request.method, segments, &allowed_methods);
 
   if (best == nullptr) {
     if (allowed_methods.empty()) return ErrorResponse(NotFound("no such resource"));

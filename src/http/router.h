@@ -25,14 +25,26 @@ inline constexpr int kQueryParamsMax = 32;
 inline constexpr int kPathSegmentsMax = 32;
 Status ParseTarget(Request& request);
 
+// The cost class of a route, given at registration. The server runs
+// kExpensive routes (dry runs, rules, exports, backups, verification: work
+// that grows with the data or the input) on a small separate worker pool
+// with its own queue limit, so they can never occupy every general worker.
+enum class RouteClass { kNormal, kExpensive };
+
 struct RouteInfo {
   std::string method;
   std::string pattern;
+  RouteClass route_class = RouteClass::kNormal;
 };
 
 class Router {
  public:
-  void Add(std::string method, std::string pattern, Handler handler);
+  void Add(std::string method, std::string pattern, Handler handler,
+           RouteClass route_class = RouteClass::kNormal);
+  // The class of the route a request would be dispatched to (kNormal for a
+  // target that matches no route or does not parse: those answer at once).
+  // Cheap: the server calls it on the I/O thread to choose the pool.
+  RouteClass ClassOf(const std::string& method, const std::string& target) const;
   // Parses request.target (see ParseTarget; a request built without a
   // target is matched on request.path and request.query as given), fills
   // request.path_params and runs the handler; 404/405 otherwise. When
@@ -52,7 +64,13 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    RouteClass route_class = RouteClass::kNormal;
   };
+  // The most specific route for `method` and the decoded `segments`;
+  // nullptr if none (the methods of routes matching the path go to
+  // `allowed_methods` when given).
+  const Route* Match(const std::string& method, const std::vector<std::string>& segments,
+                     std::vector<std::string>* allowed_methods) const;
   std::vector<Route> routes_;
   std::function<void(Request&)> filter_;
 };

@@ -196,6 +196,26 @@ TEST_F(RouterTest, DispatchSetsDecodedPathAndQuery) {
   EXPECT_EQ(request.query.at("x"), "A");
 }
 
+// Issue 11.1: the cost class given at registration is what the server uses
+// to choose the pool, matched like Dispatch matches.
+TEST_F(RouterTest, ClassOfFindsTheRouteClassGivenAtRegistration_Issue11_1) {
+  router_.Add("POST", "/api/v1/rules/dry-run", [](Request&) { return Text("dry"); },
+              RouteClass::kExpensive);
+  router_.Add("GET", "/api/v1/exports/{id}", [](Request&) { return Text("export"); },
+              RouteClass::kExpensive);
+  EXPECT_EQ(router_.ClassOf("POST", "/api/v1/rules/dry-run"), RouteClass::kExpensive);
+  EXPECT_EQ(router_.ClassOf("POST", "/api/v1/rules/dry-run?x=1"), RouteClass::kExpensive);
+  EXPECT_EQ(router_.ClassOf("POST", "/api/v1/rules/%64ry-run"), RouteClass::kExpensive);
+  EXPECT_EQ(router_.ClassOf("GET", "/api/v1/exports/e1"), RouteClass::kExpensive);
+  EXPECT_EQ(router_.ClassOf("GET", "/api/v1/rules/dry-run"), RouteClass::kNormal);  // 405
+  EXPECT_EQ(router_.ClassOf("GET", "/api/v1/customers/C1"), RouteClass::kNormal);
+  EXPECT_EQ(router_.ClassOf("GET", "/nowhere"), RouteClass::kNormal);
+  EXPECT_EQ(router_.ClassOf("GET", "not-a-path"), RouteClass::kNormal);
+  const std::vector<RouteInfo> routes = router_.Routes();
+  EXPECT_EQ(routes.back().route_class, RouteClass::kExpensive);
+  EXPECT_EQ(routes.front().route_class, RouteClass::kNormal);
+}
+
 TEST_F(RouterTest, RoutesListsEveryRegistration) {
   const std::vector<RouteInfo> routes = router_.Routes();
   ASSERT_EQ(routes.size(), 11u);

@@ -339,11 +339,13 @@ void RegisterTagRoutes(Router& router, service::ApprovalService& approvals,
   };
   router.Add("GET", "/api/v1/approvals", with_approvals(ListApprovals));
   router.Add("GET", "/api/v1/approvals/{id}", with_approvals(GetApproval));
-  router.Add("POST", "/api/v1/approvals/{id}/decision", with_approvals(Decide));
+  // An approved restore, rules change or re-classification runs its work here.
+  router.Add("POST", "/api/v1/approvals/{id}/decision", with_approvals(Decide),
+             RouteClass::kExpensive);
   router.Add("GET", "/api/v1/rules", with_tags(GetRules));
-  router.Add("POST", "/api/v1/rules", with_tags(ProposeRules));
-  router.Add("POST", "/api/v1/rules/dry-run", with_tags(DryRunRules));
-  router.Add("POST", "/api/v1/tags/reclassify", with_tags(Reclassify));
+  router.Add("POST", "/api/v1/rules", with_tags(ProposeRules), RouteClass::kExpensive);
+  router.Add("POST", "/api/v1/rules/dry-run", with_tags(DryRunRules), RouteClass::kExpensive);
+  router.Add("POST", "/api/v1/tags/reclassify", with_tags(Reclassify), RouteClass::kExpensive);
   router.Add("POST", "/api/v1/customers/{id}/tags", with_tags(RequestTagChange));
 }
 
