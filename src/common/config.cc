@@ -42,6 +42,13 @@ std::map<std::string, KeySpec> KeySpecs(Config& c) {
   keys["server.header_bytes_max"] = IntKey{nullptr, &c.server.header_bytes_max, 1024, 1 << 20};
   keys["server.request_timeout_ms"] = IntKey{nullptr, &c.server.request_timeout_ms, 100, 3'600'000};
   keys["server.connections_max"] = IntKey{nullptr, &c.server.connections_max, 1, 1'000'000};
+  keys["server.header_timeout_ms"] = IntKey{nullptr, &c.server.header_timeout_ms, 100, 3'600'000};
+  keys["server.connections_per_ip_max"] =
+      IntKey{nullptr, &c.server.connections_per_ip_max, 1, 1'000'000};
+  keys["server.expensive_worker_threads"] =
+      IntKey{nullptr, &c.server.expensive_worker_threads, 1, 64};
+  keys["server.expensive_queue_max"] =
+      IntKey{nullptr, &c.server.expensive_queue_max, 1, 10'000};
   keys["storage.backend"] = StringKey{&c.storage.backend, {"sqlite"}};
   keys["storage.sqlite_file"] = StringKey{&c.storage.sqlite_file, {}};
   keys["storage.sqlite_readers"] = IntKey{nullptr, &c.storage.sqlite_readers, 1, 64};
@@ -265,7 +272,11 @@ io_threads = 2
 worker_threads = 16          # handlers wait on fsync: more than cores
 worker_queue_max = 4096      # requests waiting for a worker before 503
 body_bytes_max = 1048576
-request_timeout_ms = 30000
+request_timeout_ms = 30000   # reading a request and writing its answer (not handler time)
+header_timeout_ms = 10000    # a connection without a complete request header is closed
+connections_per_ip_max = 64  # open connections per socket peer address
+expensive_worker_threads = 2 # dry runs, rules, exports, backups, verification
+expensive_queue_max = 8      # expensive requests waiting before 503
 
 [storage]
 backend = "sqlite"

@@ -25,8 +25,19 @@ struct ServerConfig {
   int worker_queue_max = 4096;  // waiting requests before 503 + Retry-After
   int64_t body_bytes_max = 1 << 20;
   int header_bytes_max = 16 * 1024;
+  // Reading one request (after its header) and writing one answer; not the
+  // handler's own time (expensive routes are bounded by their pool instead).
   int request_timeout_ms = 30'000;
+  // A connection that has not sent a complete request header within this
+  // time (a new one, or an idle keep-alive one) is closed.
+  int header_timeout_ms = 10'000;
   int connections_max = 4096;
+  // Open connections from one socket peer address; more are refused at once.
+  int connections_per_ip_max = 64;
+  // Expensive routes (dry runs, rules, exports, backups, verification) run
+  // on their own small pool so they can never take every general worker.
+  int expensive_worker_threads = 2;
+  int expensive_queue_max = 8;  // waiting expensive requests before 503
 };
 
 struct StorageConfig {

@@ -3,10 +3,23 @@
 //  - one io_context run by config.io_threads threads; the acceptor and each
 //    connection (Session) live on their own strand, so a session's handlers
 //    never run concurrently;
-//  - a session reads one request (header limit, body limit, one deadline
-//    for the whole request), converts it to our Request and hands it to the
-//    bounded WorkerPool; the I/O thread is free again at once. A full queue
-//    answers 503 + Retry-After right there on the I/O thread;
+//  - a session reads one request (header limit and header_timeout_ms for
+//    the header, body limit and request_timeout_ms for the body), converts
+//    it to our Request and hands it to a bounded WorkerPool: the general one,
+//    or the small expensive one for routes registered as kExpensive; the I/O
+//    thread is free again at once. A full queue answers 503 + Retry-After
+//    right there on the I/O thread;
+//  - a request whose framing is ambiguous (a Transfer-Encoding other than a
+//    lone "chunked", or one with Content-Length too) is refused with 400 and
+//    the connection closed, so nothing after it is read as a request;
+//  - connections are capped in all and per socket peer address (the proxy's
+//    X-Forwarded-For is not believed here); over a cap, 503 and close;
+//  - an answer that ends the connection is followed by a lingering close:
+//    stop sending, read and discard what the client still sends (bounded in
+//    bytes and time), then close, so the client reads our answer instead of
+//    a reset;
+//  - refusals and framing errors are counted (counters()) and summarised in
+//    the log at most every kRefusalLogInterval;
 //  - the worker runs the router and posts the Response back to the
 //    session's strand, which writes it and reads the next request
 //    (keep-alive; pipelined requests are answered in order because a
@@ -51,12 +64,17 @@ constexpr std::chrono::milliseconds kStopGrace{5'000};
 // discard) what the client still sends, so that closing does not reset the
 // connection before the client has read our answer (e.g. a 413 sent while
 // the client is still uploading).
-constexpr std::chrono::milliseconds kLingerTime{1'000};
-constexpr size_t kLingerBytesMax = 1 << 20;
+// The bounds must cover a client such as Python's urllib, which sends its
+// whole body before reading the answer: a 4 MiB upload answered 413.
+constexpr std::chrono::milliseconds kLingerTime{5'000};
+constexpr size_t kLingerBytesMax = 16 << 20;
 constexpr size_t kLingerReadBytes = 16 * 1024;
 // Pause before accepting again after an accept error such as EMFILE, so
 // the loop does not spin.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+// Refusals and framing errors are logged as one summary line at most this
+// often (a flood must not flood the log too).
+constexpr std::chrono::seconds kRefusalLogInterval{10};
 
 // Security headers on every answer (R-OPS-3). Nothing we serve may be
 // cached, framed, sniffed or leak the URL to another site.
@@ -91,10 +109,115 @@ void FillResponse(const Response& source, unsigned version, bool keep_alive,
     }
     out->set(name, value);
   }
+  // Every 429 and 503 tells the client when to come back, whoever built it.
+  if ((source.status == 429 || source.status == 503) &&
+      out->find(bhttp::field::retry_after) == out->end()) {
+    out->set(bhttp::field::retry_after, kRetryAfterDefaultSeconds);
+  }
   out->body() = source.body;
   out->keep_alive(keep_alive);
   out->prepare_payload();
 }
+
+// RFC 9112 6.1 and 6.3: the only transfer coding we read is a lone
+// "chunked" (Beast takes any other as "no body" and would read the body as
+// the next request). A request with Content-Length as well, or an HTTP/1.0
+// request with Transfer-Encoding, is malformed too.
+bool TransferEncodingAcceptable(const bhttp::request_header<>& header) {
+  auto [begin, end] = header.equal_range(bhttp::field::transfer_encoding);
+  if (begin == end) return true;
+  if (header.version() < 11 || header.find(bhttp::field::content_length) != header.end()) {
+    return false;
+  }
+  int codings = 0;
+  for (auto it = begin; it != end; ++it) {
+    std::string_view value = it->value();
+    size_t start = 0;
+    while (start <= value.size()) {
+      size_t comma = value.find(',', start);
+      if (comma == std::string_view::npos) comma = value.size();
+      std::string_view token = value.substr(start, comma - start);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      // Empty list elements are allowed (RFC 9110 5.6.1); anything else
+      // must be the one "chunked".
+      if (!token.empty()) {
+        if (!beast::iequals(token, "chunked")) return false;
+        ++codings;
+      }
+      start = comma + 1;
+    }
+  }
+  return codings == 1;
+}
+
+// The counters and their throttled log line.
+class RefusalCounters {
+ public:
+  enum Kind {
+    kConnections,
+    kConnectionsPerIp,
+    kBusy,
+    kExpensiveBusy,
+    kFraming,
+    kTooLarge,
+    kHeaderTimeout,
+    kKinds
+  };
+
+  void Count(Kind kind) {
+    counts_[kind].fetch_add(1, std::memory_order_relaxed);
+    if (kind != kHeaderTimeout) MaybeLog(false);
+  }
+
+  ServerCounters Snapshot() const {
+    ServerCounters c;
+    c.connections_refused = counts_[kConnections].load();
+    c.connections_refused_per_ip = counts_[kConnectionsPerIp].load();
+    c.busy_refusals = counts_[kBusy].load();
+    c.expensive_busy_refusals = counts_[kExpensiveBusy].load();
+    c.framing_errors = counts_[kFraming].load();
+    c.too_large = counts_[kTooLarge].load();
+    c.header_timeouts = counts_[kHeaderTimeout].load();
+    return c;
+  }
+
+  // Logs what happened since the last line: at most once per interval,
+  // unless `force` (at stop).
+  void MaybeLog(bool force) {
+    const auto now = std::chrono::steady_clock::now();
+    std::unique_lock<std::mutex> lock(log_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      if (!force) return;  // someone is logging right now
+      lock.lock();
+    }
+    if (!force && logged_once_ && now - last_log_ < kRefusalLogInterval) return;
+    int64_t delta[kKinds];
+    bool any = false;
+    for (int i = 0; i < kKinds; ++i) {
+      const int64_t total = counts_[i].load();
+      delta[i] = total - logged_[i];
+      logged_[i] = total;
+      if (i != kHeaderTimeout && delta[i] != 0) any = true;
+    }
+    if (!any) return;
+    last_log_ = now;
+    logged_once_ = true;
+    spdlog::warn(
+        "HTTP refusals since the last report: connections over the limit {}, over the per-address "
+        "limit {}, busy 503 {}, expensive busy 503 {}, framing errors {}, too large {}, header "
+        "timeouts {}",
+        delta[kConnections], delta[kConnectionsPerIp], delta[kBusy], delta[kExpensiveBusy],
+        delta[kFraming], delta[kTooLarge], delta[kHeaderTimeout]);
+  }
+
+ private:
+  std::atomic<int64_t> counts_[kKinds] = {};
+  std::mutex log_mutex_;
+  int64_t logged_[kKinds] = {};  // guarded by log_mutex_
+  bool logged_once_ = false;
+  std::chrono::steady_clock::time_point last_log_;
+};
 
 std::string PeerIp(const tcp::socket& socket) {
   beast::error_code ec;
@@ -142,8 +265,11 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, ServerImpl& server, std::string peer_ip);
   ~Session();
 
+  const std::string& peer_ip() const { return peer_ip_; }
+
   void Start();
-  // From Stop(): closes the connection if it is waiting for a request; a
+  // From Stop(): closes the connection if it is waiting for a request or
+  // lingering after its last answer; a
   // session busy with a request closes after writing the answer.
   void StopIfIdle();
   asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -154,7 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnContinueWritten(beast::error_code ec, size_t bytes);
   void DoReadBody();
   void OnReadBody(beast::error_code ec, size_t bytes);
-  void OnReadError(beast::error_code ec);
+  void OnReadError(beast::error_code ec, bool in_header);
   void HandleRequest();
   void WriteResponse(const Response& response, bool close_after);
   void OnWrite(bool close_after, beast::error_code ec, size_t bytes);
@@ -172,6 +298,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned request_version_ = 11;
   bool request_keep_alive_ = true;
   bool waiting_for_request_ = false;
+  bool lingering_ = false;  // answered and closing: only discarding input
   bool closed_ = false;
   size_t linger_bytes_ = 0;
 };
@@ -200,7 +327,10 @@ class ServerImpl final : public HttpServer {
   const ServerConfig& config() const { return config_; }
   const Router& router() const { return router_; }
   WorkerPool& pool() { return *pool_; }
+  WorkerPool& expensive_pool() { return *expensive_pool_; }
   bool stopping() const { return stopping_.load(); }
+  RefusalCounters& refusals() { return refusals_; }
+  ServerCounters counters() const override { return refusals_.Snapshot(); }
 
   void Register(const std::shared_ptr<Session>& session) {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
@@ -211,6 +341,8 @@ class ServerImpl final : public HttpServer {
       std::lock_guard<std::mutex> lock(sessions_mutex_);
       sessions_.erase(session);
       --connections_;
+      auto it = connections_per_ip_.find(session->peer_ip());
+      if (it != connections_per_ip_.end() && --it->second <= 0) connections_per_ip_.erase(it);
     }
     sessions_changed_.notify_all();
   }
@@ -218,7 +350,7 @@ class ServerImpl final : public HttpServer {
  private:
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
-  void RefuseConnection(tcp::socket& socket);
+  void RefuseConnection(tcp::socket& socket, const std::string& wire);
 
   const ServerConfig config_;
   const Router& router_;
@@ -227,15 +359,20 @@ class ServerImpl final : public HttpServer {
   std::optional<asio::steady_timer> accept_retry_timer_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<WorkerPool> expensive_pool_;
   std::vector<std::thread> io_threads_;
   std::atomic<uint16_t> port_{0};
   std::atomic<bool> stopping_{false};
-  std::string refusal_wire_;  // the 503 for connections over the limit
+  std::string refusal_wire_;         // the 503 for connections over the limit
+  std::string refusal_per_ip_wire_;  // the 503 for one address over its limit
+  mutable RefusalCounters refusals_;
 
   std::mutex sessions_mutex_;
   std::condition_variable sessions_changed_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
   int connections_ = 0;  // guarded by sessions_mutex_
+  // Open connections per socket peer address; guarded by sessions_mutex_.
+  std::unordered_map<std::string, int> connections_per_ip_;
 
   std::mutex state_mutex_;
   std::condition_variable state_changed_;
@@ -256,7 +393,7 @@ void Session::Start() {
 }
 
 void Session::StopIfIdle() {
-  if (waiting_for_request_) Close();
+  if (waiting_for_request_ || lingering_) Close();
 }
 
 void Session::DoReadHeader() {
@@ -267,19 +404,31 @@ void Session::DoReadHeader() {
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(config.header_bytes_max));
   parser_->body_limit(static_cast<uint64_t>(config.body_bytes_max));
-  // One deadline for the whole request, header and body: a client that
-  // trickles bytes (or an idle keep-alive connection) is cut off.
-  stream_.expires_after(std::chrono::milliseconds(config.request_timeout_ms));
+  // A connection that has not sent a complete header in header_timeout_ms
+  // (a new one, an idle keep-alive one, one trickling header bytes) is
+  // closed: idle sockets must not hold connection slots for long.
+  stream_.expires_after(std::chrono::milliseconds(config.header_timeout_ms));
   bhttp::async_read_header(stream_, buffer_, *parser_,
                            beast::bind_front_handler(&Session::OnReadHeader, shared_from_this()));
 }
 
 void Session::OnReadHeader(beast::error_code ec, size_t /*bytes*/) {
   waiting_for_request_ = false;
-  if (ec) return OnReadError(ec);
+  if (ec) return OnReadError(ec, true);
   const auto& header = parser_->get();
   request_version_ = header.version();
   request_keep_alive_ = header.keep_alive();
+  if (!TransferEncodingAcceptable(header)) {
+    // Framing we cannot read exactly: answer and close, never read on.
+    server_.refusals().Count(RefusalCounters::kFraming);
+    return WriteResponse(
+        ErrorResponse(InvalidArgument(
+            "unsupported Transfer-Encoding: only a single final \"chunked\" without "
+            "Content-Length is accepted")),
+        true);
+  }
+  // The body (if any) has request_timeout_ms from here.
+  stream_.expires_after(std::chrono::milliseconds(server_.config().request_timeout_ms));
   // curl and others wait (up to a second) for "100 Continue" before
   // sending a body; the header already passed the size checks.
   if (header.version() >= 11 && beast::iequals(header[bhttp::field::expect], "100-continue") &&
@@ -305,15 +454,17 @@ void Session::DoReadBody() {
 }
 
 void Session::OnReadBody(beast::error_code ec, size_t /*bytes*/) {
-  if (ec) return OnReadError(ec);
+  if (ec) return OnReadError(ec, false);
   HandleRequest();
 }
 
-void Session::OnReadError(beast::error_code ec) {
+void Session::OnReadError(beast::error_code ec, bool in_header) {
   if (ec == bhttp::error::body_limit) {
+    server_.refusals().Count(RefusalCounters::kTooLarge);
     return WriteResponse(ErrorResponse(TooLarge("request body too large")), true);
   }
   if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    server_.refusals().Count(RefusalCounters::kTooLarge);
     return WriteResponse(ErrorResponse(TooLarge("request header too large")), true);
   }
   // Anything else from the HTTP parser is a malformed request, except a
@@ -321,7 +472,11 @@ void Session::OnReadError(beast::error_code ec) {
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
       ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
     request_version_ = 11;
+    server_.refusals().Count(RefusalCounters::kFraming);
     return WriteResponse(ErrorResponse(InvalidArgument("malformed HTTP request")), true);
+  }
+  if (ec == beast::error::timeout && in_header) {
+    server_.refusals().Count(RefusalCounters::kHeaderTimeout);
   }
   // end_of_stream (client closed between requests), timeout, reset,
   // operation_aborted (Stop): just close.
@@ -349,8 +504,12 @@ void Session::HandleRequest() {
   }
   request.body = std::move(message.body());
 
+  // The I/O thread only matches the route to choose the pool.
+  const bool expensive =
+      server_.router().ClassOf(request.method, request.target) == RouteClass::kExpensive;
+  WorkerPool& pool = expensive ? server_.expensive_pool() : server_.pool();
   auto self = shared_from_this();
-  const bool queued = server_.pool().TrySubmit([self, request = std::move(request)]() mutable {
+  const bool queued = pool.TrySubmit([self, request = std::move(request)]() mutable {
     // On a worker thread: run the handler, then hand the answer back to
     // the session's strand for writing.
     Response response = self->server_.router().Dispatch(request);
@@ -360,7 +519,11 @@ void Session::HandleRequest() {
   });
   if (!queued) {
     // Overloaded: answer at once rather than queue without bound.
-    WriteResponse(ErrorResponse(Unavailable("server busy, retry later")), !request_keep_alive_);
+    server_.refusals().Count(expensive ? RefusalCounters::kExpensiveBusy : RefusalCounters::kBusy);
+    WriteResponse(ErrorResponse(Unavailable(expensive
+                                                ? "server busy with expensive requests, retry later"
+                                                : "server busy, retry later")),
+                  !request_keep_alive_);
   }
 }
 
@@ -386,6 +549,7 @@ void Session::LingerAndClose() {
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return Close();
   linger_bytes_ = 0;
+  lingering_ = true;
   buffer_.consume(buffer_.size());
   stream_.expires_after(kLingerTime);
   stream_.async_read_some(buffer_.prepare(kLingerReadBytes),
@@ -433,17 +597,21 @@ Status ServerImpl::Start() {
   port_ = acceptor_->local_endpoint(ec).port();
   if (ec) return fail("local address");
 
-  {
-    Response refusal = ErrorResponse(Unavailable("too many connections, retry later"));
+  const auto wire_of = [](const Status& status) {
     bhttp::response<bhttp::string_body> wire;
-    FillResponse(refusal, 11, false, &wire);
+    FillResponse(ErrorResponse(status), 11, false, &wire);
     std::ostringstream out;
     out << wire;
-    refusal_wire_ = out.str();
-  }
+    return out.str();
+  };
+  refusal_wire_ = wire_of(Unavailable("too many connections, retry later"));
+  refusal_per_ip_wire_ =
+      wire_of(Unavailable("too many connections from this address, retry later"));
 
   accept_retry_timer_.emplace(acceptor_->get_executor());
   pool_ = std::make_unique<WorkerPool>(config_.worker_threads, config_.worker_queue_max);
+  expensive_pool_ = std::make_unique<WorkerPool>(config_.expensive_worker_threads,
+                                                 config_.expensive_queue_max);
   work_guard_.emplace(io_context_->get_executor());
   DoAccept();  // no thread runs the io_context yet, so no strand is needed here
   for (int i = 0; i < std::max(config_.io_threads, 1); ++i) {
@@ -475,18 +643,34 @@ void ServerImpl::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
+  // Capped by the socket's peer address: behind a proxy that is the proxy,
+  // whose X-Forwarded-For the router believes only for other purposes.
+  std::string peer_ip = PeerIp(socket);
   bool over_limit;
+  bool over_ip_limit = false;
   {
     std::lock_guard<std::mutex> lock(sessions_mutex_);
     over_limit = connections_ >= config_.connections_max;
-    if (!over_limit) ++connections_;
+    if (!over_limit) {
+      int& from_ip = connections_per_ip_[peer_ip];
+      over_ip_limit = from_ip >= config_.connections_per_ip_max;
+      if (over_ip_limit) {
+        if (from_ip == 0) connections_per_ip_.erase(peer_ip);
+      } else {
+        ++from_ip;
+        ++connections_;
+      }
+    }
   }
   if (over_limit) {
-    RefuseConnection(socket);
+    refusals_.Count(RefusalCounters::kConnections);
+    RefuseConnection(socket, refusal_wire_);
+  } else if (over_ip_limit) {
+    refusals_.Count(RefusalCounters::kConnectionsPerIp);
+    RefuseConnection(socket, refusal_per_ip_wire_);
   } else {
     beast::error_code option_error;
     socket.set_option(tcp::no_delay(true), option_error);
-    std::string peer_ip = PeerIp(socket);
     auto session = std::make_shared<Session>(std::move(socket), *this, std::move(peer_ip));
     Register(session);
     session->Start();
@@ -494,12 +678,12 @@ void ServerImpl::OnAccept(beast::error_code ec, tcp::socket socket) {
   DoAccept();
 }
 
-void ServerImpl::RefuseConnection(tcp::socket& socket) {
+void ServerImpl::RefuseConnection(tcp::socket& socket, const std::string& wire) {
   // Best effort and never blocking: a fresh socket's send buffer takes
   // these few hundred bytes; if not, the client just sees the close.
   beast::error_code ec;
   socket.non_blocking(true, ec);
-  if (!ec) socket.write_some(asio::buffer(refusal_wire_), ec);
+  if (!ec) socket.write_some(asio::buffer(wire), ec);
   socket.shutdown(tcp::socket::shutdown_both, ec);
   socket.close(ec);
 }
@@ -543,11 +727,21 @@ void ServerImpl::Stop() {
       spdlog::warn("HTTP server stopping with {} connections still open", connections_);
     }
   }
+  // Requests still queued or running are answered: the pools run what they
+  // took, and the I/O threads write those answers before they stop.
   pool_->Shutdown();
+  expensive_pool_->Shutdown();
+  {
+    std::unique_lock<std::mutex> lock(sessions_mutex_);
+    if (!sessions_changed_.wait_for(lock, kStopGrace, [this] { return connections_ == 0; })) {
+      spdlog::warn("HTTP server stopping with {} connections still open", connections_);
+    }
+  }
   work_guard_.reset();
   io_context_->stop();
   for (std::thread& thread : io_threads_) thread.join();
   io_threads_.clear();
+  refusals_.MaybeLog(true);
   spdlog::info("HTTP server stopped");
 
   std::lock_guard<std::mutex> lock(state_mutex_);
@@ -566,7 +760,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Create(const ServerConfig& confi
                                                        const Router& router) {
   if (config.io_threads < 1 || config.worker_threads < 1 || config.worker_queue_max < 1 ||
       config.body_bytes_max < 0 || config.header_bytes_max < 1 || config.request_timeout_ms < 1 ||
-      config.connections_max < 1) {
+      config.connections_max < 1 || config.header_timeout_ms < 1 ||
+      config.connections_per_ip_max < 1 || config.expensive_worker_threads < 1 ||
+      config.expensive_queue_max < 1) {
     return InvalidArgument("server settings must be positive");
   }
   // Validate the address now so a typo fails before anything starts.

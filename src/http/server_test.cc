@@ -25,6 +25,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace custvault::http {
 namespace {
@@ -178,6 +179,22 @@ class ServerTest : public ::testing::Test {
       gate_changed_.notify_all();
       gate_changed_.wait(lock, [this] { return gate_open_; });
       return Text("gated");
+    });
+    // The same, registered as expensive: runs on the expensive pool.
+    router_.Add(
+        "POST", "/api/v1/gated-expensive",
+        [this](Request&) {
+          std::unique_lock<std::mutex> lock(gate_mutex_);
+          ++gated_running_;
+          gate_changed_.notify_all();
+          gate_changed_.wait(lock, [this] { return gate_open_; });
+          return Text("expensive");
+        },
+        RouteClass::kExpensive);
+    router_.Add("GET", "/api/v1/teapot-429", [](Request&) {
+      Response response = Text("later");
+      response.status = 429;  // built by hand, without Retry-After
+      return response;
     });
   }
 
@@ -454,6 +471,7 @@ TEST_F(ServerTest, MalformedRequestLineGets400AndTheServerLivesOn) {
 
 TEST_F(ServerTest, IdleConnectionTimesOut) {
   config_.request_timeout_ms = 200;
+  config_.header_timeout_ms = 200;  // an idle keep-alive connection waits for a header
   StartServer();
   Client client(server_->port());
   ASSERT_TRUE(client.connected());
@@ -571,6 +589,174 @@ TEST_F(ServerTest, ListensOnIpv6LoopbackAndLocalhost) {
   if (!started.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << started.ToString();
   EXPECT_NE((*created)->port(), 0);
   (*created)->Stop();
+}
+
+// Issue 10.10: RFC 9112 6.3. Any Transfer-Encoding but a lone final
+// "chunked", or one with Content-Length as well, is refused with 400 and the
+// connection closed: what follows is never read as a second request.
+TEST_F(ServerTest, AmbiguousTransferEncodingIs400AndCloses_Issue10_10) {
+  StartServer();
+  const std::string smuggled = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+  const std::vector<std::string> framings = {
+      "Transfer-Encoding: xchunked\r\n",
+      "Transfer-Encoding: gzip\r\n",
+      "Transfer-Encoding: identity\r\n",
+      "Transfer-Encoding: chunked, identity\r\n",
+      "Transfer-Encoding: gzip, chunked\r\n",
+      "Transfer-Encoding: chunked, chunked\r\n",
+      "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+      "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+      "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+      "Transfer-Encoding: ,\r\n",
+  };
+  int64_t framing_before = server_->counters().framing_errors;
+  for (const std::string& framing : framings) {
+    Client client(server_->port());
+    ASSERT_TRUE(client.Send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\n" + framing + "\r\n" +
+                            smuggled));
+    auto response = client.Read();
+    ASSERT_TRUE(response) << framing;
+    ExpectApiError(*response, 400, "bad_request");
+    EXPECT_EQ(response->Header("connection"), "close") << framing;
+    // No answer to the smuggled request: the connection ends.
+    EXPECT_FALSE(client.Read()) << framing;
+    ++framing_before;
+    EXPECT_EQ(server_->counters().framing_errors, framing_before) << framing;
+  }
+  // A plain chunked body still works, case-insensitively.
+  Client client(server_->port());
+  ASSERT_TRUE(client.Send(
+      "POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n"));
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "POST hello");
+}
+
+// Issue 10.7: one address cannot hold every connection; over its cap it is
+// refused at once (503, Retry-After, counted), and served again once it
+// closes some.
+TEST_F(ServerTest, ConnectionsPerAddressAreCapped_Issue10_7) {
+  config_.connections_per_ip_max = 3;
+  StartServer();
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<Client>(server_->port()));
+    ASSERT_TRUE(held.back()->Get("/healthz"));  // accepted and counted
+  }
+  for (int i = 0; i < 2; ++i) {
+    Client over(server_->port());
+    auto refused = over.Read();  // the server answers without being asked
+    ASSERT_TRUE(refused);
+    ExpectApiError(*refused, 503, "unavailable");
+    EXPECT_EQ(refused->Header("retry-after"), "1");
+    EXPECT_TRUE(over.SeesClose());
+  }
+  EXPECT_EQ(server_->counters().connections_refused_per_ip, 2);
+  held.pop_back();  // one closes: a new connection is served again
+  bool served = false;
+  for (int attempt = 0; attempt < 200 && !served; ++attempt) {
+    Client again(server_->port());
+    auto response = again.Get("/healthz");
+    served = response && response->status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // close in flight
+  }
+  EXPECT_TRUE(served);
+  auto still = held.front()->Get("/healthz");
+  ASSERT_TRUE(still);
+  EXPECT_EQ(still->status, 200);
+}
+
+// Issue 10.7: a connection that sends nothing is closed after the header
+// timeout, well before the (longer) request timeout.
+TEST_F(ServerTest, ConnectionWithoutAHeaderIsClosedAfterTheHeaderTimeout_Issue10_7) {
+  config_.request_timeout_ms = 600'000;
+  config_.header_timeout_ms = 200;
+  StartServer();
+  Client silent(server_->port());
+  ASSERT_TRUE(silent.connected());
+  EXPECT_TRUE(silent.SeesClose());  // within the client's 5 s read timeout
+  Client partial(server_->port());
+  ASSERT_TRUE(partial.Send("GET /healthz HTTP/1.1\r\nHost:"));  // and never more
+  EXPECT_TRUE(partial.SeesClose());
+  EXPECT_GE(server_->counters().header_timeouts, 2);
+}
+
+// Issue 11.1: expensive routes run on their own pool; when it is busy and
+// its queue full they are refused at once, and general requests still run.
+TEST_F(ServerTest, ExpensiveRoutesNeverTakeTheGeneralWorkers_Issue11_1) {
+  config_.worker_threads = 1;
+  config_.worker_queue_max = 4;
+  config_.expensive_worker_threads = 1;
+  config_.expensive_queue_max = 1;
+  StartServer();
+  const std::string expensive =
+      "POST /api/v1/gated-expensive HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+  Client running(server_->port());
+  ASSERT_TRUE(running.Send(expensive));
+  ASSERT_TRUE(WaitForGatedRunning(1));  // the expensive worker is busy
+  Client queued(server_->port());
+  Client extra(server_->port());
+  ASSERT_TRUE(queued.Send(expensive));
+  ASSERT_TRUE(extra.Send(expensive));
+  pollfd fds[2] = {{queued.fd(), POLLIN, 0}, {extra.fd(), POLLIN, 0}};
+  ASSERT_EQ(::poll(fds, 2, 5'000), 1) << "expected exactly one immediate answer";
+  Client* refused_client = (fds[0].revents & POLLIN) ? &queued : &extra;
+  Client* waiting_client = refused_client == &queued ? &extra : &queued;
+  auto refused = refused_client->Read();
+  ASSERT_TRUE(refused);
+  ExpectApiError(*refused, 503, "unavailable");
+  EXPECT_EQ(refused->Header("retry-after"), "1");
+  EXPECT_EQ(server_->counters().expensive_busy_refusals, 1);
+  EXPECT_EQ(server_->counters().busy_refusals, 0);
+  // The single general worker is free: general requests answer while the
+  // expensive one still holds the gate (it is closed until OpenGate).
+  for (int i = 0; i < 3; ++i) {
+    Client general(server_->port());
+    auto response = general.Get("/api/v1/fast");
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->body, "fast");
+  }
+  {
+    std::lock_guard<std::mutex> lock(gate_mutex_);
+    EXPECT_FALSE(gate_open_);
+    EXPECT_EQ(gated_running_, 1);  // the queued one has not started either
+  }
+  OpenGate();
+  auto first = running.Read();
+  auto second = waiting_client->Read();
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(first->body, "expensive");
+  EXPECT_EQ(second->body, "expensive");
+}
+
+// Issue 10.13: a 429 or 503 built by hand still carries Retry-After.
+TEST_F(ServerTest, EveryTooManyRequestsAnswerCarriesRetryAfter_Issue10_13) {
+  StartServer();
+  Client client(server_->port());
+  auto response = client.Get("/api/v1/teapot-429");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 429);
+  EXPECT_EQ(response->Header("retry-after"), "1");
+}
+
+// Issue 10.14: a client that sends its whole (oversized) body before
+// reading, as Python's urllib does, reads the 413 instead of a reset: the
+// server discards what it still sends before closing.
+TEST_F(ServerTest, OversizedUploadReadsThe413NotAReset_Issue10_14) {
+  StartServer();
+  Client client(server_->port());
+  const std::string body(4 << 20, 'x');
+  ASSERT_TRUE(client.Send("POST /api/v1/echo HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n"));
+  EXPECT_TRUE(client.Send(body)) << "the server reset the connection while we sent";
+  auto response = client.Read();
+  ASSERT_TRUE(response);
+  ExpectApiError(*response, 413, "too_large");
+  EXPECT_TRUE(client.SeesClose());
+  EXPECT_GE(server_->counters().too_large, 1);
 }
 
 }  // namespace
