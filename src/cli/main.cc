@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <iostream>
+#include <atomic>
 #include <iterator>
 #include <thread>
 
@@ -74,18 +75,22 @@ int RunInit(const std::string& data_dir) {
 }
 
 int RunServe(const std::string& data_dir, const std::string& listen) {
-  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
-  if (!vault.ok()) return Fail(vault.status());
-  InitLogging((*vault)->config().log.level);
-  ServerConfig server_config = (*vault)->config().server;
-  if (!listen.empty()) server_config.listen = listen;
-
-  // Block the stop signals in every thread; one thread waits for them.
+  // Block the stop signals before any thread exists (Vault::Open starts the
+  // audit writer and others; threads inherit the mask): otherwise the
+  // kernel may deliver SIGTERM to a thread that does not block it and the
+  // default action kills the process with nothing drained, shipped or
+  // checkpointed. One thread below waits for them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Result<std::unique_ptr<service::Vault>> vault = OpenVault(data_dir);
+  if (!vault.ok()) return Fail(vault.status());
+  InitLogging((*vault)->config().log.level);
+  ServerConfig server_config = (*vault)->config().server;
+  if (!listen.empty()) server_config.listen = listen;
 
   http::Router router;
   http::RegisterApiRoutes(router, **vault);
@@ -105,18 +110,36 @@ int RunServe(const std::string& data_dir, const std::string& listen) {
                (*server)->port(), (*vault)->config().storage.backend,
                (*vault)->config().crypto.profile, (*vault)->config().catalog.industry);
 
+  std::atomic<bool> signal_received{false};
+  std::atomic<bool> waking_waiter{false};
   std::thread signal_waiter([&] {
-    int signal_number = 0;
-    sigwait(&signals, &signal_number);
-    spdlog::info("signal {} received, stopping", signal_number);
+    int received = 0;
+    sigwait(&signals, &received);
+    if (waking_waiter) return;  // our own wake-up: the server stopped by itself
+    signal_received = true;
+    spdlog::info("signal {} ({}) received: stopping; in-flight requests are answered first",
+                 received, received == SIGINT ? "SIGINT" : "SIGTERM");
     (*server)->Stop();
   });
   (*server)->Wait();
   // Wake the waiter if the server stopped for another reason.
-  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  if (!signal_received) {
+    waking_waiter = true;
+    pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  }
   signal_waiter.join();
-  // Before the services go away (the vault's destructor): a running job finishes first.
-  (*vault)->scheduler().Stop();
+  // The requests are answered (Stop drained them). Now, in order: jobs stop
+  // (a running one finishes), shipping makes its last round, the services
+  // end, and the audit log closes with a shutdown checkpoint.
+  const Status closed = (*vault)->Close();
+  vault->reset();
+  if (!closed.ok()) {
+    spdlog::error("custvault stopped, but the audit log did not close cleanly: {}",
+                  closed.ToString());
+    return 1;
+  }
+  spdlog::info("custvault shut down cleanly: requests drained, jobs stopped, last shipping "
+               "round done, audit shutdown checkpoint written");
   return 0;
 }
 

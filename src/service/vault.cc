@@ -181,7 +181,9 @@ Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
   return result;
 }
 
-Vault::~Vault() {
+Vault::~Vault() { Close().IgnoreError(); }
+
+Status Vault::Close() {
   // No timed job may run while the services it uses go away.
   if (scheduler_) scheduler_->Stop();
   backup_ops_.reset();  // stops shipping (a last round) while the audit log is open
@@ -195,7 +197,7 @@ Vault::~Vault() {
   backups_.reset();
   approvals_.reset();
   accounts_.reset();
-  if (audit_) audit_->log().Close().IgnoreError();
+  return audit_ ? audit_->log().Close() : Status::Ok();
 }
 
 Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir,

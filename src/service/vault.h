@@ -75,7 +75,12 @@ class Vault {
   // `custvault init` when it is not.
   static Result<std::unique_ptr<Vault>> Open(Env* env, const std::string& data_dir,
                                              const std::map<std::string, std::string>& environment);
-  ~Vault();
+  ~Vault();  // Close()
+
+  // Stops the scheduler (a running job finishes first) and continuous
+  // shipping (one last round), ends the services, and closes the audit log
+  // with a shutdown checkpoint; returns that close's status. Idempotent.
+  Status Close();
 
   const Config& config() const { return config_; }
   const catalog::Catalog& catalog() const { return *catalog_; }
