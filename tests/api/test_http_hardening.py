@@ -241,7 +241,9 @@ class HardeningTest(unittest.TestCase):
         self.assertLess(len(r.body), 20000)
         error = r.json()["error"]
         self.assertLessEqual(len(error["details"]), 100)
-        self.assertEqual(len(error["details"]) + error["details_truncated"], 80000)
+        # 80,000 unknown keys, and whatever else is wrong with the record.
+        self.assertEqual(len(error["details"]), 100)
+        self.assertGreaterEqual(len(error["details"]) + error["details_truncated"], 80000)
 
     def test_nesting_bombs_are_refused_400(self):  # Issue 10.11
         for bomb in ("[" * 100000, '{"a":' * 50000, '{"a":' + "[" * 40 + "]" * 40 + "}"):
