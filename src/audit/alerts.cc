@@ -194,6 +194,14 @@ std::vector<RaisedAlert> AlertEngine::Observe(const store::AuditEntryView& entry
     }
   }
 
+  if ((operation == op::kBackupRun || operation == op::kBackupVerify) &&
+      entry.result == result::kFailed &&
+      entry.details.find("\"error\":\"data_integrity\"") != std::string_view::npos) {
+    raised.push_back({std::string(rule::kBackupDamaged), actor, entry.time_us,
+                      std::string(operation) + " found a damaged backup (seq " +
+                          std::to_string(entry.seq) + "); take a full backup"});
+  }
+
   if (operation == op::kAuthLoginFailed) {
     const int64_t window_us = int64_t{config_.login_failures_window_minutes} * kMinuteUs;
     if (AddAndCheck(login_failures_, actor, entry.time_us, 1, window_us,

@@ -14,6 +14,9 @@
 //   login_failures  at least login_failures_max failed logins for one account
 //                 within the window
 //   reveal_burst  more than reveals_max reveals by one actor within the window
+//   backup_damaged  a backup.run or backup.verify failed with data_integrity: a
+//                 backup is damaged (an incremental refused to extend its
+//                 chain, or a verification found it); every time
 // After an alert a rule is quiet for that actor for one window, so one
 // burst raises one alert. Memory is bounded: kAlertActorsMax actors per
 // rule (the stalest are forgotten) and kSeenIpsPerAccountMax IPs per account.
@@ -45,6 +48,7 @@ inline constexpr std::string_view kBulkViews = "bulk_views";
 inline constexpr std::string_view kNewIp = "new_ip";
 inline constexpr std::string_view kLoginFailures = "login_failures";
 inline constexpr std::string_view kRevealBurst = "reveal_burst";
+inline constexpr std::string_view kBackupDamaged = "backup_damaged";
 }  // namespace rule
 
 // Minutes since local midnight [start, end) and ISO weekdays (1 = Monday).

@@ -171,5 +171,26 @@ TEST(WorkingTimeTest, ParsesHoursAndDays) {
   }
 }
 
+// Issue 11.10: a backup found damaged (an incremental refused, or a
+// verification) raises an alert every time; other failures do not.
+TEST_F(AlertEngineTest, Issue11_10_ADamagedBackupRaisesAnAlert) {
+  AlertEngine engine = Engine();
+  const std::string damaged = R"({"kind":"incremental","error":"data_integrity","message":"x"})";
+  auto alerts = Feed(engine, op::kBackupRun, At(0, 9), "job:backup_incremental", "local", damaged,
+                     result::kFailed);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule, "backup_damaged");
+  EXPECT_EQ(Feed(engine, op::kBackupVerify, At(0, 9, 1), "auditor", "10.0.0.1", damaged,
+                 result::kFailed)
+                .size(),
+            1u);
+  EXPECT_TRUE(Feed(engine, op::kBackupRun, At(0, 9, 2), "admin", "10.0.0.1",
+                   R"({"kind":"full","error":"conflict"})", result::kFailed)
+                  .empty());
+  EXPECT_TRUE(Feed(engine, op::kBackupRun, At(0, 9, 3), "admin", "10.0.0.1", damaged,
+                   result::kOk)
+                  .empty());
+}
+
 }  // namespace
 }  // namespace custvault::audit

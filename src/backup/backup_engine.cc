@@ -203,6 +203,7 @@ Result<BackupResult> BackupEngine::Run(BackupKind kind, const ProgressFn& progre
   }
   ASSIGN_OR_RETURN(std::string random, RandomHex(env_, 4));
   manifest.id = MakeBackupId(manifest.created_at_us, kind, random);
+  RETURN_IF_ERROR(lock->SetHolder(manifest.id));  // a second caller is told which (issue 11.11)
   manifest.crypto_profile = options_.crypto_profile;
   manifest.algorithm = options_.crypto_profile == "gm" ? crypto::AeadAlgorithm::kSm4Gcm
                                                        : crypto::AeadAlgorithm::kAes256Gcm;
@@ -217,6 +218,22 @@ Result<BackupResult> BackupEngine::Run(BackupKind kind, const ProgressFn& progre
     manifest.base_id = previous->kind == BackupKind::kFull ? previous->id : previous->base_id;
     manifest.previous_id = previous->id;
     manifest.previous_manifest_sm3.assign(crypto::DigestView(crypto::Sm3(latest.second)));
+    // Never extend a chain that cannot be restored (issue 11.10): every
+    // backup of it, back to its full, must verify (every chunk's SM3 and
+    // tag). A damaged one refuses the incremental (kDataLoss, audited as a
+    // failed backup.run, which raises the backup_damaged alert); the next
+    // full backup starts a sound chain.
+    std::string link = previous->id;
+    for (size_t hops = 0; hops <= existing.size(); ++hops) {
+      Result<VerifyResult> verified = Verify(link);
+      if (!verified.ok()) {
+        return DataLoss("incremental refused: backup " + link +
+                        " of the chain it would extend is damaged (" +
+                        verified.status().message() + "); take a full backup");
+      }
+      if (verified->manifest.kind == BackupKind::kFull) break;
+      link = verified->manifest.previous_id;
+    }
   }
 
   ASSIGN_OR_RETURN(const ArchiveCipher cipher, NewArchiveCipher(env_, keyring_, &manifest));
@@ -406,7 +423,17 @@ Result<BackupResult> BackupEngine::Run(BackupKind kind, const ProgressFn& progre
       return ledger.status();
     }
   }
-  RETURN_IF_ERROR(store::MergeShredLedger(location + "/" + store::kShredLedgerFileName, shredded));
+  // It now holds every deletion up to this backup (the snapshot's table,
+  // and the deletes since, which the vault appends to this copy directly):
+  // the "@as-of" claim a restore checks (issue 10.2).
+  RETURN_IF_ERROR(store::MergeShredLedger(location + "/" + store::kShredLedgerFileName, shredded,
+                                          manifest.created_at_us));
+  // The data directory's copy makes the same claim, so that a restore given
+  // --source-data-dir (the online restore, the restore tests) can rely on it.
+  if (!options_.shred_ledger_path.empty()) {
+    RETURN_IF_ERROR(store::MergeShredLedger(options_.shred_ledger_path, shredded,
+                                            manifest.created_at_us));
+  }
 
   // The newest backup's position; the journal below it is no longer needed
   // by backups.

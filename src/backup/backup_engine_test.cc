@@ -363,6 +363,105 @@ TEST_F(BackupTest, R_CRY_5_AReusedIdIsNotShreddedWithTheOldCustomer) {
   EXPECT_EQ(restored->store().GetCustomer(gone).status().code(), ErrorCode::kNotFound);
 }
 
+// Issue 10.2: a delete is acknowledged only once the ledger of the backup
+// location holds it, so the README's restore (no --source-data-dir, no
+// --shred-ledger, no backup after the delete) keeps the customer deleted.
+TEST_F(BackupTest, Issue10_2_ADeleteReachesTheBackupLocationsLedgerBeforeItIsAcknowledged) {
+  const std::string kept = Create("张三", "13800001000");
+  const std::string gone = Create("李四", "13800002000");
+  const std::string local = vault_->config().DataPath(vault_->config().backup.local_dir);
+  EngineOptions options = EngineOptionsFromConfig(vault_->config(), "");
+  ASSERT_EQ(options.location, local);
+  Result<crypto::WrappedKey> key = CurrentBackupKey(vault_->store());
+  ASSERT_TRUE(key.ok());
+  Result<BackupResult> full = BackupEngine(&env_, options, vault_->keyring(), *key).RunFull();
+  ASSERT_TRUE(full.ok()) << full.status().ToString();
+  env_.AdvanceMicros(kSecond);
+  Delete(gone);
+  Result<store::ShredLedgerContents> ledger =
+      store::ReadShredLedger(local + "/" + store::kShredLedgerFileName);
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  ASSERT_EQ(ledger->entries.size(), 1u);
+  EXPECT_EQ(ledger->entries[0].customer_id, gone);
+  EXPECT_GE(ledger->as_of_us, full->manifest.created_at_us);
+
+  RestoreOptions restore;
+  restore.from = local;
+  restore.to = NewTarget();
+  cleanup_.push_back(restore.to);
+  restore.master_key_path = vault_->config().DataPath(vault_->config().crypto.master_key_file);
+  Result<RestoreReport> report = Restore(&env_, restore);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->shredded, 1);
+  EXPECT_FALSE(report->stale_ledger_accepted);
+  std::unique_ptr<Vault> restored = OpenRestored(restore.to);
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(restored->store().GetCustomer(gone).status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(restored->store().GetCustomer(kept).ok());
+}
+
+// Issue 10.2: a restore that cannot show that its ledgers hold every
+// deletion up to the newest backup refuses, unless told explicitly.
+TEST_F(BackupTest, Issue10_2_ALedgerOlderThanTheNewestBackupRefusesTheRestoreUnlessAccepted) {
+  Create("张三", "13800001000");
+  const Manifest full = Full();
+  const std::string ledger = location_ + "/" + store::kShredLedgerFileName;
+  for (const std::string& text : {std::string(), std::string(store::kShredLedgerHeader) + "\n",
+                                  std::string(store::kShredLedgerHeader) + "\n@as-of " +
+                                      std::to_string(full.created_at_us - 1) + "\n"}) {
+    fs::remove(ledger);
+    if (!text.empty()) {
+      std::ofstream out(ledger, std::ios::binary);
+      out << text;
+    }
+    const std::string target = NewTarget();
+    Result<RestoreReport> refused = RestoreTo(target);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), ErrorCode::kConflict);
+    EXPECT_NE(refused.status().message().find("as new as backup " + full.id), std::string::npos)
+        << refused.status().message();
+    EXPECT_FALSE(PathExists(target));
+  }
+  // A newer ledger given by the caller proves it.
+  const std::string newer = location_ + "-newer-ledger";
+  cleanup_.push_back(newer);
+  ASSERT_TRUE(store::AppendShredLedger(newer, {}, full.created_at_us).ok());
+  RestoreOptions options;
+  options.from = location_;
+  options.to = NewTarget();
+  cleanup_.push_back(options.to);
+  options.master_key_path = vault_->config().DataPath(vault_->config().crypto.master_key_file);
+  options.shred_ledgers = {newer};
+  Result<RestoreReport> proved = Restore(&env_, options);
+  ASSERT_TRUE(proved.ok()) << proved.status().ToString();
+  EXPECT_FALSE(proved->stale_ledger_accepted);
+  // Or the explicit acceptance, which the report says.
+  options.to = NewTarget();
+  cleanup_.push_back(options.to);
+  options.shred_ledgers.clear();
+  options.accept_stale_ledger = true;
+  Result<RestoreReport> accepted = Restore(&env_, options);
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  EXPECT_TRUE(accepted->stale_ledger_accepted);
+}
+
+// Issue 11.11: a second backup into a location is refused with 409 naming
+// the running backup, never the location's path.
+TEST_F(BackupTest, Issue11_11_ASecondBackupIsRefusedWithTheRunningIdAndNoPath) {
+  Result<std::unique_ptr<LocationLock>> held = LocationLock::Acquire(location_, kLockFileName);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  const std::string running = "20261207T120000Z-full-0123abcd";
+  ASSERT_TRUE((*held)->SetHolder(running).ok());
+  Result<BackupResult> second = Engine().RunFull();
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), ErrorCode::kConflict);
+  EXPECT_NE(second.status().message().find(running), std::string::npos) << second.status().message();
+  EXPECT_EQ(second.status().message().find(location_), std::string::npos) << second.status().message();
+  EXPECT_EQ(second.status().message().find('/'), std::string::npos) << second.status().message();
+  held->reset();
+  EXPECT_TRUE(Engine().RunFull().ok());  // released: the next one runs
+}
+
 class BackupDamageTest : public BackupTest {
  protected:
   void SetUp() override {
@@ -571,6 +670,28 @@ TEST_F(BackupDamageTest, TheJournalIsPrunedBehindTheNewestBackupOnly) {
   std::unique_ptr<Vault> restored = OpenRestored(cleanup_.back());
   ASSERT_NE(restored, nullptr);
   EXPECT_EQ(Decrypt(*restored), Decrypt(*vault_));
+}
+
+
+// Issue 11.10: an incremental never extends a chain whose full backup (or
+// any link) is damaged; it is refused naming the damaged backup.
+TEST_F(BackupDamageTest, Issue11_10_AnIncrementalOnADamagedFullBackupIsRefused) {
+  const std::string path = Dir(full_) + "/" + full_.pieces[0].file;
+  std::string damaged = ReadFile(path);
+  damaged[damaged.size() / 2] ^= 0x01;
+  WriteFile(path, damaged);
+  Update(ids_[5], "13700009999");
+  Result<BackupResult> refused = Engine().RunIncremental();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kDataLoss);
+  EXPECT_NE(refused.status().message().find("backup " + full_.id), std::string::npos)
+      << refused.status().message();
+  Result<std::vector<BackupListing>> listed = ListBackups(location_);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1 + incrementals_.size());  // nothing added
+  // A new full backup starts a sound chain that an incremental follows.
+  Full();
+  EXPECT_TRUE(Engine().RunIncremental().ok());
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -167,6 +168,17 @@ Status CopyFile(const std::string& from, const std::string& to) {
   return status;
 }
 
+namespace {
+constexpr size_t kLockHolderBytesMax = 64;
+bool IsLockHolder(std::string_view text) {
+  if (text.empty() || text.size() > kLockHolderBytesMax) return false;
+  for (const char c : text) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+  }
+  return true;
+}
+}  // namespace
+
 Result<std::unique_ptr<LocationLock>> LocationLock::Acquire(const std::string& directory,
                                                             const std::string& file_name) {
   RETURN_IF_ERROR(EnsureDirectory(directory));
@@ -174,11 +186,35 @@ Result<std::unique_ptr<LocationLock>> LocationLock::Acquire(const std::string& d
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Io("cannot open lock", path);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    char holder[kLockHolderBytesMax + 1] = {};
+    const ssize_t n = error == EWOULDBLOCK ? ::pread(fd, holder, kLockHolderBytesMax, 0) : -1;
     ::close(fd);
-    if (errno == EWOULDBLOCK) return Unavailable("another backup is running in " + directory);
-    return Io("cannot lock", path);
+    if (error != EWOULDBLOCK) {
+      errno = error;
+      return Io("cannot lock", path);
+    }
+    const std::string running = n > 0 ? std::string(holder, static_cast<size_t>(n)) : "";
+    if (!running.empty() && IsLockHolder(running)) {
+      return Conflict("another backup is running: " + running + "; retry when it has finished");
+    }
+    return Conflict("another backup is running; retry when it has finished");
+  }
+  // A holder that died left its id: clear it (the new holder writes its own).
+  if (::ftruncate(fd, 0) != 0) {
+    ::close(fd);
+    return Io("cannot clear lock", path);
   }
   return std::unique_ptr<LocationLock>(new LocationLock(fd));
+}
+
+Status LocationLock::SetHolder(const std::string& what) {
+  if (!IsLockHolder(what)) return InvalidArgument("lock holder: not an id");
+  if (::ftruncate(fd_, 0) != 0 ||
+      ::pwrite(fd_, what.data(), what.size(), 0) != static_cast<ssize_t>(what.size())) {
+    return Internal(std::string("cannot record the lock holder: ") + std::strerror(errno));
+  }
+  return Status::Ok();
 }
 
 LocationLock::~LocationLock() { ::close(fd_); }

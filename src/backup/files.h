@@ -54,11 +54,16 @@ class StagingDirectory {
 };
 
 // An exclusive flock on <directory>/.lock, released on destruction (and by
-// the kernel if the process dies). kUnavailable if another holder has it.
+// the kernel if the process dies). kConflict if another holder has it,
+// naming what the holder said it runs (SetHolder: a backup id), never the
+// directory (issue 11.11: the answer goes to API clients).
 class LocationLock {
  public:
   static Result<std::unique_ptr<LocationLock>> Acquire(const std::string& directory,
                                                        const std::string& file_name);
+  // Records what the holder runs (a backup id: letters, digits, '-', at most
+  // 64 bytes) in the lock file, for Acquire's refusal of the others.
+  Status SetHolder(const std::string& what);
   ~LocationLock();
   LocationLock(const LocationLock&) = delete;
   LocationLock& operator=(const LocationLock&) = delete;

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "common/unique_fd.h"
+#include "store/shred_ledger.h"
 
 namespace custvault::backup {
 namespace {
@@ -128,6 +129,20 @@ Result<OffsiteReport> OffsiteCopier::CopyMissing(const std::string& only_id) {
   if (!env_->FileExists(offsite_dir_)) {
     return Unavailable("backup.offsite_dir " + offsite_dir_ +
                        " does not exist (is the remote file system mounted?)");
+  }
+  // The shred ledger first (R-CRY-5, issue 10.2): a backup is never
+  // off-site without a ledger at least as new as it, so a restore from the
+  // off-site copy shreds every customer deleted up to it (the vault's
+  // deletes reach this copy directly as well).
+  {
+    Result<store::ShredLedgerContents> ledger =
+        store::ReadShredLedger(local_dir_ + "/" + store::kShredLedgerFileName);
+    if (ledger.ok()) {
+      RETURN_IF_ERROR(store::MergeShredLedger(offsite_dir_ + "/" + store::kShredLedgerFileName,
+                                              ledger->entries, ledger->as_of_us));
+    } else if (ledger.status().code() != ErrorCode::kNotFound) {
+      return ledger.status();
+    }
   }
   ASSIGN_OR_RETURN(std::vector<LocatedBackup> offsite, format_.List(offsite_dir_));
   std::set<std::string> present;

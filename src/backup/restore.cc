@@ -1,5 +1,6 @@
 #include "backup/restore.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -32,13 +33,15 @@ struct ChainPiece {
 };
 
 
-Status AddLedgerFile(const std::string& path, bool must_exist, std::set<store::ShredEntry>* out) {
+Status AddLedgerFile(const std::string& path, bool must_exist, std::set<store::ShredEntry>* out,
+                     int64_t* as_of_us) {
   Result<store::ShredLedgerContents> ledger = store::ReadShredLedger(path);
   if (!ledger.ok()) {
     if (ledger.status().code() == ErrorCode::kNotFound && !must_exist) return Status::Ok();
     return ledger.status();
   }
   out->insert(ledger->entries.begin(), ledger->entries.end());
+  *as_of_us = std::max(*as_of_us, ledger->as_of_us);
   return Status::Ok();
 }
 
@@ -168,6 +171,42 @@ Result<RestoreReport> Restore(Env* env, const RestoreOptions& options) {
   report.full_id = full.id;
   report.customers_in_full = full.customers;
   for (const ChainPiece& piece : chain) report.chain.push_back(piece.manifest.id);
+
+  // The shred ledgers, and the proof that they are new enough (issue 10.2):
+  // one of them must claim completeness ("@as-of") at least up to the
+  // newest backup of the location, or a customer deleted after the ledger
+  // was last written would come back readable. Refused unless the caller
+  // accepts it explicitly (the report and the audit entry say so).
+  std::set<store::ShredEntry> ledger_entries;
+  RETURN_IF_ERROR(AddLedgerFile(options.from + "/" + store::kShredLedgerFileName, false,
+                                &ledger_entries, &report.ledger_as_of_us));
+  if (!options.source_data_dir.empty()) {
+    RETURN_IF_ERROR(AddLedgerFile(options.source_data_dir + "/" + store::kShredLedgerFileName,
+                                  false, &ledger_entries, &report.ledger_as_of_us));
+  }
+  for (const std::string& path : options.shred_ledgers) {
+    RETURN_IF_ERROR(AddLedgerFile(path, true, &ledger_entries, &report.ledger_as_of_us));
+  }
+  const BackupListing* newest = nullptr;
+  for (const BackupListing& listing : listings) {
+    if (listing.manifest && (newest == nullptr ||
+                             listing.manifest->created_at_us > newest->manifest->created_at_us)) {
+      newest = &listing;
+    }
+  }
+  if (newest != nullptr && report.ledger_as_of_us < newest->manifest->created_at_us) {
+    if (!options.accept_stale_ledger) {
+      return Conflict(
+          "no shred ledger is known to be as new as backup " + newest->id +
+          (report.ledger_as_of_us > 0
+               ? " (the newest is complete up to " + FormatRfc3339(report.ledger_as_of_us) + ")"
+               : " (none says how new it is)") +
+          ": customers deleted since could come back readable. Give the newest ledger "
+          "(--shred-ledger FILE, or --source-data-dir DIR of the lost vault), or "
+          "--accept-stale-ledger to restore anyway");
+    }
+    report.stale_ledger_accepted = true;
+  }
 
   // Keys: the master key opens the backup key each manifest carries.
   ASSIGN_OR_RETURN(std::unique_ptr<crypto::Keyring> keyring,
@@ -424,12 +463,7 @@ Result<RestoreReport> Restore(Env* env, const RestoreOptions& options) {
   audit.reset();
 
   // ---- 4. shredding ----
-  RETURN_IF_ERROR(AddLedgerFile(options.from + "/" + store::kShredLedgerFileName, false, &shred));
-  if (!options.source_data_dir.empty()) {
-    RETURN_IF_ERROR(AddLedgerFile(options.source_data_dir + "/" + store::kShredLedgerFileName,
-                                  false, &shred));
-  }
-  for (const std::string& path : options.shred_ledgers) RETURN_IF_ERROR(AddLedgerFile(path, true, &shred));
+  shred.insert(ledger_entries.begin(), ledger_entries.end());
   ASSIGN_OR_RETURN(std::vector<store::ShredEntry> restored_table, db->ShreddedCustomers());
   shred.insert(restored_table.begin(), restored_table.end());
   const std::vector<store::ShredEntry> ledger(shred.begin(), shred.end());
@@ -451,7 +485,8 @@ Result<RestoreReport> Restore(Env* env, const RestoreOptions& options) {
     }
     report.audit_entries_checked = verified.entries_checked;
   }
-  RETURN_IF_ERROR(store::AppendShredLedger(staging + "/" + store::kShredLedgerFileName, ledger));
+  RETURN_IF_ERROR(store::AppendShredLedger(staging + "/" + store::kShredLedgerFileName, ledger,
+                                           report.stale_ledger_accepted ? 0 : report.ledger_as_of_us));
   RETURN_IF_ERROR(CopyFile(options.master_key_path, staging + "/" + key_name));
   RETURN_IF_ERROR(FsyncDirectory(staging));
   RETURN_IF_ERROR(RenameDurably(staging, target));

@@ -12,7 +12,10 @@
 //      predecessor is missing), a predecessor whose manifest SM3 or
 //      journal/audit positions do not continue, a manifest MAC that does
 //      not verify, a piece file that is missing or of the wrong size: each
-//      is refused, naming the backup (and piece).
+//      is refused, naming the backup (and piece). The shred ledgers are
+//      read here, and the restore is refused (kConflict) when none of them
+//      claims ("@as-of", store/shred_ledger.h) to hold every deletion up
+//      to the newest backup of the location, unless accept_stale_ledger.
 //   2. Everything is rebuilt in a hidden sibling of the target
 //      (.<name>.restoring-<random>); every chunk's SM3 and tag is checked
 //      as it is read (a flipped bit, a truncated or reordered chunk, a
@@ -57,6 +60,9 @@ struct RestoreOptions {
   std::string master_key_path;   // required: the key is never inside a backup
   std::vector<std::string> shred_ledgers;  // more shred-ledger files to honour
   std::string source_data_dir;             // its shred-ledger is honoured when given
+  // Restore even when no ledger read is known to be as new as the newest
+  // backup of the location (reported, and audited by the caller).
+  bool accept_stale_ledger = false;
   int threads = 2;
   ProgressFn progress;
 };
@@ -74,6 +80,8 @@ struct RestoreReport {
   int64_t customers_in_full = -1;
   int64_t shred_entries = 0;   // distinct ledger entries honoured
   int64_t shredded = 0;        // customers deleted by them
+  int64_t ledger_as_of_us = 0;       // the newest "@as-of" of the ledgers read; 0: none
+  bool stale_ledger_accepted = false;  // older than the newest backup, by --accept-stale-ledger
   int64_t raw_bytes = 0;       // bytes read out of the backups
   int64_t audit_entries_checked = 0;
   double seconds = 0;

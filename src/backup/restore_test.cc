@@ -36,8 +36,50 @@ uint64_t RandomBelow(Env* env, uint64_t bound) {
   return bound == 0 ? 0 : value % bound;  // bias < 2^-40 for the bounds used here
 }
 
+// A failure's text comes from errors that name files by their absolute
+// server path; the record (read through the API) keeps only the last part
+// of each (".../name"), never the server's directory layout (issue 10.13).
+std::string WithoutServerPaths(std::string_view text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const bool starts_path =
+        text[i] == '/' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '(' ||
+                           text[i - 1] == '\'' || text[i - 1] == '"' || text[i - 1] == '=' ||
+                           text[i - 1] == ':');
+    if (!starts_path) {
+      out += text[i++];
+      continue;
+    }
+    size_t end = i;
+    while (end < text.size() && text[end] != ' ' && text[end] != ')' && text[end] != '\'' &&
+           text[end] != '"' && text[end] != ',' && text[end] != ';') {
+      ++end;
+    }
+    std::string_view path = text.substr(i, end - i);
+    while (!path.empty() && (path.back() == ':' || path.back() == '.' || path.back() == '/')) {
+      path.remove_suffix(1);
+    }
+    if (path.empty()) {  // "/" alone: nothing to shorten
+      out += text[i++];
+      continue;
+    }
+    const size_t last = path.find_last_of('/');
+    out += ".../";
+    out += last == std::string_view::npos ? path : path.substr(last + 1);
+    i += path.size();
+  }
+  return out;
+}
+
 std::string Clip(std::string text) {
-  if (text.size() > kFailureBytesMax) text.resize(kFailureBytesMax);
+  text = WithoutServerPaths(text);
+  if (text.size() > kFailureBytesMax) {
+    text.resize(kFailureBytesMax);
+    // Not in the middle of a UTF-8 sequence.
+    while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xC0) == 0x80) text.pop_back();
+    if (!text.empty() && (static_cast<unsigned char>(text.back()) & 0x80) != 0) text.pop_back();
+  }
   return text;
 }
 

@@ -71,7 +71,7 @@ struct RestoreTestOptions {
   std::string actor_role;
   std::string source_ip = "local";
   std::string shred_ledger_path;  // "" to skip check 6
-  std::string location;           // recorded: the backup directory restored from
+  std::string location;           // recorded: "local" or "offsite" (never a server path)
   bool keep_scratch = false;      // for debugging a failure; never in a job
 };
 

@@ -45,7 +45,7 @@ struct RestoreTestRecord {
   int64_t duration_ms = 0;
   std::string trigger;        // "job" | "cli" | "api"
   std::string actor_id;       // who asked ("job:restore_test", an account id)
-  std::string location;       // the backup directory restored from
+  std::string location;       // "local" or "offsite": where it restored from (never a path)
   std::string backup_id;      // the newest backup of the chain restored
   std::vector<std::string> chain;  // every backup id restored, full first
   int64_t segments_applied = 0;    // shipped segments applied after the chain

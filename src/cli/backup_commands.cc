@@ -105,6 +105,7 @@ struct BackupCommands::Options {
   // restore
   std::string from, to, at, full_id, master_key, source_data_dir;
   std::vector<std::string> shred_ledgers;
+  bool accept_stale_ledger = false;
   int threads = 2;
 };
 
@@ -147,8 +148,9 @@ std::unique_ptr<BackupCommands> AddBackupCommands(CLI::App& app, BackupRunner ru
   o.restore = app.add_subcommand(
       "restore",
       "Restore a full backup and its incrementals (to a moment, or the newest point) into a NEW "
-      "data directory: every hash checked first, deleted customers stay deleted. (Shipped changes "
-      "too: custvault backup restore-shipped.)");
+      "data directory: every hash checked first, deleted customers stay deleted (refused when no "
+      "shred ledger is known to be as new as the newest backup). (Shipped changes too: custvault "
+      "backup restore-shipped.)");
   o.restore->add_option("--from", o.from, "Backup location (e.g. var/backups)")->required();
   o.restore->add_option("--to", o.to, "The new data directory (absent or empty)")->required();
   o.restore->add_option("--at", o.at, "Restore to this moment (RFC 3339, e.g. 2026-11-29T10:00:00Z)");
@@ -160,6 +162,9 @@ std::unique_ptr<BackupCommands> AddBackupCommands(CLI::App& app, BackupRunner ru
                         "The original data directory, if readable: its shred ledger is honoured");
   o.restore->add_option("--shred-ledger", o.shred_ledgers,
                         "More shred-ledger files to honour (repeatable)");
+  o.restore->add_flag("--accept-stale-ledger", o.accept_stale_ledger,
+                      "Restore even when no shred ledger is known to be as new as the newest "
+                      "backup (customers deleted since may come back; reported and audited)");
   o.restore->add_option("--threads", o.threads, "Decryption threads (1..16)")->capture_default_str();
   return commands;
 }
@@ -285,6 +290,7 @@ int BackupCommands::Restore() {
   options.full_id = o.full_id;
   options.shred_ledgers = o.shred_ledgers;
   options.source_data_dir = o.source_data_dir;
+  options.accept_stale_ledger = o.accept_stale_ledger;
   options.threads = o.threads;
   options.master_key_path = o.master_key;
   if (options.master_key_path.empty() && !o.source_data_dir.empty()) {
@@ -330,6 +336,9 @@ int BackupCommands::Restore() {
               {"audit_entries", report->audit_entries},
               {"shred_entries", report->shred_entries},
               {"shredded", report->shredded},
+              {"ledger_as_of", report->ledger_as_of_us > 0 ? FormatRfc3339(report->ledger_as_of_us)
+                                                           : std::string()},
+              {"stale_ledger_accepted", report->stale_ledger_accepted},
               {"raw_bytes", report->raw_bytes},
               {"seconds", report->seconds}})
        << "\n";

@@ -37,6 +37,7 @@ struct BackupOpsCommands::Options {
   std::string from, to, master_key, source_data_dir, segments, at;
   std::vector<std::string> shred_ledgers;
   bool no_shipped = false;
+  bool accept_stale_ledger = false;
 };
 
 BackupOpsCommands::BackupOpsCommands(BackupOpsRunner runner, std::ostream& out, std::ostream& err)
@@ -108,6 +109,10 @@ std::unique_ptr<BackupOpsCommands> AddBackupOpsCommands(CLI::App& app, BackupOps
                                 "is honoured");
   o.restore_shipped->add_option("--shred-ledger", o.shred_ledgers,
                                 "More shred-ledger files to honour (repeatable)");
+  o.restore_shipped->add_flag("--accept-stale-ledger", o.accept_stale_ledger,
+                              "Restore even when no shred ledger is known to be as new as the "
+                              "newest backup (customers deleted since may come back; reported "
+                              "and audited)");
   return commands;
 }
 
@@ -212,6 +217,7 @@ int BackupOpsCommands::RestoreShipped() {
     options.master_key_path = o.source_data_dir + "/master.key";
   }
   options.shred_ledgers = o.shred_ledgers;
+  options.accept_stale_ledger = o.accept_stale_ledger;
   if (!o.at.empty()) {
     options.at_us = ParseRfc3339(o.at);
     if (!options.at_us) return Fail(InvalidArgument("--at must be an RFC 3339 date-time"));
@@ -262,6 +268,8 @@ int BackupOpsCommands::RestoreShipped() {
   out["audit_entries"] = report->audit_entries;
   out["customers"] = report->customers;
   out["shredded"] = report->chain.shredded + report->shredded;
+  out["shred_entries"] = report->chain.shred_entries;
+  out["stale_ledger_accepted"] = report->chain.stale_ledger_accepted;
   out["restored_to"] = report->restored_to_us > 0 ? json::value(FormatRfc3339(report->restored_to_us))
                                                   : json::value(nullptr);
   out["restored_to_us"] = report->restored_to_us;

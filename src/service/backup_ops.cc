@@ -143,6 +143,11 @@ Result<backup::RestoreTestRecord> BackupOperations::RestoreTest(const Actor& act
 
 Result<backup::RestoreTestRecord> BackupOperations::RestoreTestAs(
     const Actor& actor, const RestoreTestRequest& request) {
+  // Only a backup id reaches the record, never a caller's free text (issue 10.13).
+  if (!request.backup_id.empty() && !backup::IsValidBackupId(request.backup_id)) {
+    return Status(ErrorCode::kValidationFailed, "backup_id is not a backup id",
+                  {{"backup_id", "format"}});
+  }
   ASSIGN_OR_RETURN(backup::BackupLocationFormat * locations, Locations());
   std::lock_guard run(run_mutex_);
   // The off-site copy is what a lost machine is restored from, so that is
@@ -165,7 +170,9 @@ Result<backup::RestoreTestRecord> BackupOperations::RestoreTestAs(
   backup::RestoreTester tester(env_, catalog_, config_.DataPath(config_.crypto.master_key_file),
                                keyring_.profile(), restore_test_log_, &audit_.log());
   backup::RestoreTestOptions options;
-  options.scratch_parent = local_dir();
+  // In the data directory, not the backup location: the scratch restore
+  // holds a copy of the master key until it is removed (issue 11.5).
+  options.scratch_parent = config_.data_dir;
   options.samples = request.samples;
   options.trigger = request.trigger;
   options.actor_id = actor.id;
@@ -173,7 +180,8 @@ Result<backup::RestoreTestRecord> BackupOperations::RestoreTestAs(
   options.source_ip = actor.ip.empty() ? "local" : actor.ip;
   options.shred_ledger_path = config_.DataPath(store::kShredLedgerFileName);
   options.keep_scratch = request.keep_scratch;
-  options.location = location;
+  // The record names the location, never its server path (issue 10.13).
+  options.location = location == local_dir() ? "local" : "offsite";
   const std::string master_key = config_.DataPath(config_.crypto.master_key_file);
   const std::string data_dir = config_.data_dir;
   const std::string full_id = request.backup_id;

@@ -71,6 +71,10 @@ Result<RestoreRequest> ParseRestorePayload(const std::string& text) {
 
 }  // namespace
 
+std::string OnlineRestoreTarget(const Config& config, const std::string& approval_id) {
+  return config.DataPath(kOnlineRestoreDirName) + "/" + approval_id;
+}
+
 // Runs an approved online restore into a new directory under the local
 // backup location. Idempotent: after a crash mid-restore the approval is
 // applied again, and a target that already holds a finished restore counts
@@ -83,9 +87,12 @@ class BackupService::RestoreHandler final : public ApprovalHandler {
                              const std::vector<ApprovalItemRecord>& /*chosen*/) override {
     const Config& config = service_.config_;
     const std::string location = config.DataPath(config.backup.local_dir);
-    const std::string target = location + "/" + kOnlineRestoreDirName + "/" + approval.id;
+    // In the data directory, never in a backup location: the restored
+    // vault holds a copy of the master key (issue 11.5).
+    const std::string target = OnlineRestoreTarget(config, approval.id);
     if (service_.env_->FileExists(target + "/custvault.toml")) {
-      return ApplyOutcome{{}, "restored"};
+      return ApplyOutcome{{}, "restored into " + std::string(kOnlineRestoreDirName) + "/" + approval.id +
+                                   " in the data directory"};
     }
     ASSIGN_OR_RETURN(RestoreRequest request, ParseRestorePayload(approval.payload));
     backup::RestoreOptions options;
@@ -108,13 +115,15 @@ class BackupService::RestoreHandler final : public ApprovalHandler {
       // of the approval, not something to retry at every open.
       if (report.status().code() == ErrorCode::kDataLoss ||
           report.status().code() == ErrorCode::kInvalidArgument ||
+          report.status().code() == ErrorCode::kConflict ||
           report.status().code() == ErrorCode::kNotFound) {
         return NotFound("restore refused: " + report.status().message());
       }
       return report.status();
     }
     RETURN_IF_ERROR(AuditRestore(service_.audit_, approver, *report, target));
-    return ApplyOutcome{{}, "restored"};
+    return ApplyOutcome{{}, "restored into " + std::string(kOnlineRestoreDirName) + "/" + approval.id +
+                                   " in the data directory"};
   }
 
  private:
@@ -216,7 +225,11 @@ Result<ApprovalView> BackupService::RequestRestore(const Actor& actor,
   approval.summary = "restore " + (request.full_id.empty() ? std::string("the newest chain")
                                                            : "the chain of " + request.full_id) +
                      (request.at_us ? " to " + FormatRfc3339(*request.at_us) : std::string()) +
-                     (request.reason.empty() ? std::string() : ": " + request.reason);
+                     (request.reason.empty() ? std::string() : ": " + request.reason) +
+                     ". On approval it becomes a new data directory, restores/<this approval's "
+                     "id> inside the data directory (mode 0700, with a copy of the master key; "
+                     "never in a backup location), kept until an operator removes it; a failed "
+                     "restore leaves nothing";
   approval.payload = RestorePayload(request);
   return approvals_.Submit(actor, approval);
 }
@@ -232,6 +245,8 @@ Status BackupService::AuditRestore(AuditService& audit, const Actor& actor,
   details["audit_entries"] = report.audit_entries;
   details["customers"] = report.customers;
   details["shredded"] = report.shredded;
+  details["ledger_as_of"] = report.ledger_as_of_us > 0 ? FormatRfc3339(report.ledger_as_of_us) : "";
+  details["stale_ledger_accepted"] = report.stale_ledger_accepted;
   details["raw_bytes"] = report.raw_bytes;
   details["seconds"] = report.seconds;
   details["target"] = target;

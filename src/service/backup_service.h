@@ -41,8 +41,11 @@
 
 namespace custvault::service {
 
-// Where online restores go: <local_dir>/restores/<approval id>.
+// Where online restores go: <data_dir>/restores/<approval id>, in the data
+// directory with its modes (0700), never in a backup location: a restored
+// vault holds a copy of the master key (issue 11.5).
 inline constexpr char kOnlineRestoreDirName[] = "restores";
+std::string OnlineRestoreTarget(const Config& config, const std::string& approval_id);
 
 struct BackupRequest {
   bool full = false;
@@ -76,8 +79,8 @@ class BackupService {
 
   // backup.restore. Files an online restore for approval (kind restore,
   // decided by the security officer). On approval the restore runs into
-  // <local_dir>/restores/<approval id> (a new data directory); the
-  // approval's outcome names it.
+  // <data_dir>/restores/<approval id> (a new data directory); the
+  // approval's summary says so.
   Result<ApprovalView> RequestRestore(const Actor& actor, const RestoreRequest& request);
 
   // Audits a restore done outside a running vault (the CLI) into the

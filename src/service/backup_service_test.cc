@@ -122,8 +122,11 @@ TEST_F(BackupServiceTest, R_BAK_2_AnOnlineRestoreRunsOnlyWhenTheSecurityOfficerA
   ASSERT_TRUE(filed.ok()) << filed.status().ToString();
   EXPECT_EQ(filed->kind, "restore");
   EXPECT_EQ(filed->status, "pending");
-  const std::string target = vault_->config().DataPath(vault_->config().backup.local_dir) + "/" +
-                             kOnlineRestoreDirName + "/" + filed->id;
+  // Issue 11.5: into the data directory, never the backup location (the
+  // restored vault holds a copy of the master key); the approval says so.
+  const std::string target = OnlineRestoreTarget(vault_->config(), filed->id);
+  EXPECT_EQ(target, vault_->config().data_dir + "/restores/" + filed->id);
+  EXPECT_NE(filed->summary.find("never in a backup location"), std::string::npos) << filed->summary;
   EXPECT_FALSE(fs::exists(target));
 
   // The maker cannot decide it; an entry clerk may not ask.
@@ -137,6 +140,11 @@ TEST_F(BackupServiceTest, R_BAK_2_AnOnlineRestoreRunsOnlyWhenTheSecurityOfficerA
   EXPECT_EQ(decided->status, "approved") << decided->outcome;
   EXPECT_TRUE(fs::exists(target + "/custvault.toml"));
   EXPECT_TRUE(fs::exists(target + "/audit.db"));
+  const std::string location = vault_->config().DataPath(vault_->config().backup.local_dir);
+  for (const auto& entry : fs::recursive_directory_iterator(location)) {
+    EXPECT_NE(entry.path().filename().string(), "master.key") << entry.path();
+    EXPECT_EQ(entry.path().filename().string().find("restor"), std::string::npos) << entry.path();
+  }
   Result<std::unique_ptr<Vault>> restored = Vault::Open(Env::Default(), target, environment_);
   EXPECT_TRUE(restored.ok()) << restored.status().ToString();
   const std::vector<store::AuditEntryRow> restores = Entries(audit::op::kBackupRestore);

@@ -5,6 +5,7 @@
 #include "audit/entry.h"
 #include "common/encoding.h"
 #include "store/shred_ledger.h"
+#include "store/sqlite/sqlite_audit_store.h"
 #include "common/log.h"
 #include "service/sensitive_edit.h"
 
@@ -52,6 +53,49 @@ Result<Config> LoadConfig(Env* env, const std::string& data_dir,
   return ParseConfig(text, data_dir, environment);
 }
 
+// What a data directory holds (issues 11.6, 11.8): read before anything is
+// written, so that init and open can say what is missing or unreadable
+// instead of failing later, confusingly, after writing.
+struct DataDirectoryState {
+  bool has_config = false;
+  std::vector<std::string> vault_files;  // databases present (custvault.db, audit.db)
+  std::string master_key;                // its file name
+  bool has_master_key = false;
+};
+
+// kNotFound when there is no config file; another error (with the system's
+// reason) when the directory or its config cannot be read, e.g. a file in
+// the place of the directory or of one of its parents, or no permission.
+Result<DataDirectoryState> InspectDataDirectory(
+    Env* env, const std::string& data_dir, const std::map<std::string, std::string>& environment) {
+  DataDirectoryState state;
+  Result<std::string> file = env->ReadFile(data_dir + "/" + kConfigFileName);
+  if (!file.ok() && file.status().code() != ErrorCode::kNotFound) {
+    return Status(file.status().code(), "cannot read the custvault data directory " + data_dir +
+                                            ": " + file.status().message());
+  }
+  if (!file.ok() && env->FileExists(data_dir) && !env->FileExists(data_dir + "/.")) {
+    return InvalidArgument("cannot read the custvault data directory " + data_dir +
+                           ": it is not a directory");
+  }
+  state.has_config = file.ok();
+  ASSIGN_OR_RETURN(const Config config,
+                   ParseConfig(file.ok() ? *file : std::string(), data_dir, environment));
+  state.master_key = config.crypto.master_key_file;
+  state.has_master_key = env->FileExists(config.DataPath(config.crypto.master_key_file));
+  for (const std::string& name :
+       {config.storage.sqlite_file, std::string(store::sqlite::kAuditDatabaseFileName)}) {
+    if (env->FileExists(config.DataPath(name))) state.vault_files.push_back(name);
+  }
+  return state;
+}
+
+std::string Joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
 Result<std::unique_ptr<catalog::Catalog>> LoadCatalog(Env* env, const Config& config) {
   std::string extra;
   if (!config.catalog.extra_fields_file.empty()) {
@@ -71,6 +115,17 @@ Result<std::unique_ptr<store::Store>> OpenStore(Env* env, const Config& config) 
   options.env = env;
   // Beside the master key: the shred ledger outlives the database (R-CRY-5).
   options.shred_ledger_path = config.DataPath(store::kShredLedgerFileName);
+  // And in every backup location a restore reads (issue 10.2): a delete is
+  // acknowledged only once each copy holds it (docs/backup.md).
+  options.shred_ledger_copies.push_back(
+      {"local backup location",
+       config.DataPath(config.backup.local_dir) + "/" + store::kShredLedgerFileName,
+       /*create_directory=*/true});
+  if (!config.backup.offsite_dir.empty()) {
+    options.shred_ledger_copies.push_back(
+        {"off-site location",
+         config.DataPath(config.backup.offsite_dir) + "/" + store::kShredLedgerFileName});
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<store::Store> store, store::OpenSqliteStore(options));
   RETURN_IF_ERROR(store->Migrate());
   return store;
@@ -139,6 +194,22 @@ Status AuditEventSink::Record(const SecurityEvent& event) {
 
 Result<InitResult> InitDataDirectory(Env* env, const std::string& data_dir,
                                      const std::map<std::string, std::string>& environment) {
+  // Refuse a directory holding part of a vault before writing anything
+  // (issue 11.6): a new master key beside an existing database opens
+  // nothing, and a default config beside one may not be its config.
+  ASSIGN_OR_RETURN(const DataDirectoryState state,
+                   InspectDataDirectory(env, data_dir, environment));
+  if (!state.vault_files.empty() && !state.has_master_key) {
+    return Conflict("data directory " + data_dir + " holds a vault (" + Joined(state.vault_files) +
+                    ") but its master key " + state.master_key +
+                    " is missing: put the master key back from its safe copy; init writes "
+                    "nothing here (a new key would open nothing)");
+  }
+  if (!state.vault_files.empty() && !state.has_config) {
+    return Conflict("data directory " + data_dir + " holds a vault (" + Joined(state.vault_files) +
+                    ") but its configuration " + kConfigFileName +
+                    " is missing: restore it (a backup holds it); init writes nothing here");
+  }
   RETURN_IF_ERROR(env->CreateDirectories(data_dir, 0700));
   const std::string config_path = data_dir + "/" + kConfigFileName;
   if (!env->FileExists(config_path)) {
@@ -202,9 +273,23 @@ Status Vault::Close() {
 
 Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir,
                                            const std::map<std::string, std::string>& environment) {
-  if (!env->FileExists(data_dir + "/" + kConfigFileName)) {
+  // Unreadable is not absent (issue 11.8); a vault without its config or
+  // master key says which is missing (issue 11.6).
+  ASSIGN_OR_RETURN(const DataDirectoryState state,
+                   InspectDataDirectory(env, data_dir, environment));
+  if (!state.has_config && !state.vault_files.empty()) {
+    return NotFound("data directory " + data_dir + " holds a vault (" + Joined(state.vault_files) +
+                    ") but its configuration " + kConfigFileName +
+                    " is missing: restore it (a backup holds it)");
+  }
+  if (!state.has_config) {
     return NotFound("no custvault data directory at " + data_dir +
                     " (run: custvault init --data-dir " + data_dir + ")");
+  }
+  if (!state.has_master_key) {
+    return NotFound("the master key " + state.master_key + " is missing from data directory " +
+                    data_dir + ": put it back from its safe copy (custvault init never "
+                    "replaces it)");
   }
   std::unique_ptr<Vault> vault(new Vault());
   vault->env_ = env;

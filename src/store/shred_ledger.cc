@@ -8,9 +8,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <set>
 #include <string_view>
 
+#include "common/log.h"
 #include "common/unique_fd.h"
 
 namespace custvault::store {
@@ -57,8 +60,9 @@ bool ParseLine(std::string_view line, ShredEntry* entry) {
 
 }  // namespace
 
-Status AppendShredLedger(const std::string& path, std::span<const ShredEntry> entries) {
-  if (entries.empty()) return Status::Ok();
+Status AppendShredLedger(const std::string& path, std::span<const ShredEntry> entries,
+                         int64_t as_of_us) {
+  if (entries.empty() && as_of_us <= 0) return Status::Ok();
   for (const ShredEntry& entry : entries) RETURN_IF_ERROR(ValidateEntry(entry));
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Errno("cannot open shred ledger", path);
@@ -81,6 +85,11 @@ Status AppendShredLedger(const std::string& path, std::span<const ShredEntry> en
     text += entry.customer_id;
     text += ' ';
     text += std::to_string(entry.deleted_at_us);
+    text += '\n';
+  }
+  if (as_of_us > 0) {
+    text += kShredLedgerAsOfPrefix;
+    text += std::to_string(as_of_us);
     text += '\n';
   }
   RETURN_IF_ERROR(WriteAll(fd, text, path));
@@ -122,7 +131,17 @@ Result<ShredLedgerContents> ReadShredLedger(const std::string& path) {
       break;
     }
     ShredEntry entry;
-    if (ParseLine(rest.substr(0, newline), &entry)) {
+    const std::string_view line = rest.substr(0, newline);
+    if (line.starts_with(kShredLedgerAsOfPrefix)) {
+      const std::string_view time = line.substr(sizeof kShredLedgerAsOfPrefix - 1);
+      int64_t value = 0;
+      const auto [end, error] = std::from_chars(time.data(), time.data() + time.size(), value);
+      if (error == std::errc() && end == time.data() + time.size() && !time.empty()) {
+        contents.as_of_us = std::max(contents.as_of_us, value);
+      } else {
+        ++contents.bad_lines;
+      }
+    } else if (ParseLine(line, &entry)) {
       contents.entries.push_back(std::move(entry));
     } else if (newline != 0) {
       ++contents.bad_lines;
@@ -132,11 +151,14 @@ Result<ShredLedgerContents> ReadShredLedger(const std::string& path) {
   return contents;
 }
 
-Status MergeShredLedger(const std::string& path, std::span<const ShredEntry> entries) {
+Status MergeShredLedger(const std::string& path, std::span<const ShredEntry> entries,
+                        int64_t as_of_us) {
   std::set<ShredEntry> known;
+  int64_t known_as_of = 0;
   Result<ShredLedgerContents> existing = ReadShredLedger(path);
   if (existing.ok()) {
     known.insert(existing->entries.begin(), existing->entries.end());
+    known_as_of = existing->as_of_us;
   } else if (existing.status().code() != ErrorCode::kNotFound) {
     return existing.status();
   }
@@ -144,7 +166,76 @@ Status MergeShredLedger(const std::string& path, std::span<const ShredEntry> ent
   for (const ShredEntry& entry : entries) {
     if (known.insert(entry).second) missing.push_back(entry);
   }
-  return AppendShredLedger(path, missing);
+  return AppendShredLedger(path, missing, as_of_us > known_as_of ? as_of_us : 0);
+}
+
+ShredLedgerSet::ShredLedgerSet(std::vector<Copy> copies)
+    : copies_(std::move(copies)), behind_(copies_.size(), false) {}
+
+bool ShredLedgerSet::behind() const {
+  return std::find(behind_.begin(), behind_.end(), true) != behind_.end();
+}
+
+Status ShredLedgerSet::Write(size_t copy, std::span<const ShredEntry> entries, int64_t as_of_us,
+                             bool merge) {
+  const std::string& path = copies_[copy].path;
+  const size_t slash = path.find_last_of('/');
+  if (copies_[copy].create_directory && slash != std::string::npos && slash > 0) {
+    std::error_code ignored;  // a failure shows as the open's error below
+    std::filesystem::create_directories(path.substr(0, slash), ignored);
+  }
+  return merge ? MergeShredLedger(path, entries, as_of_us)
+               : AppendShredLedger(path, entries, as_of_us);
+}
+
+Status ShredLedgerSet::Append(std::span<const ShredEntry> entries, int64_t as_of_us,
+                              const std::function<Result<std::vector<ShredEntry>>()>& all) {
+  std::optional<std::vector<ShredEntry>> everything;
+  std::string failed;
+  for (size_t i = 0; i < copies_.size(); ++i) {
+    Status written;
+    if (behind_[i]) {
+      if (!everything) {
+        Result<std::vector<ShredEntry>> read = all();
+        if (!read.ok()) return read.status();
+        everything = std::move(*read);
+      }
+      written = Write(i, *everything, as_of_us, /*merge=*/true);
+    } else {
+      written = Write(i, entries, as_of_us, /*merge=*/false);
+    }
+    behind_[i] = !written.ok();
+    if (!written.ok()) {
+      spdlog::error("shred ledger copy in the {} is behind: {}", copies_[i].place,
+                    written.ToString());
+      failed += (failed.empty() ? "" : ", ") + copies_[i].place;
+    }
+  }
+  if (!failed.empty()) {
+    return Unavailable(std::string(kShredLedgerBehindMessage) + " (" + failed +
+                       "); retried at the next delete, backup or start");
+  }
+  return Status::Ok();
+}
+
+Status ShredLedgerSet::Sync(std::span<const ShredEntry> all, int64_t as_of_us) {
+  std::string failed;
+  for (size_t i = 0; i < copies_.size(); ++i) {
+    const Status written = Write(i, all, as_of_us, /*merge=*/true);
+    behind_[i] = !written.ok();
+    if (!written.ok()) {
+      spdlog::error("shred ledger copy in the {} is behind: {}", copies_[i].place,
+                    written.ToString());
+      failed += (failed.empty() ? "" : ", ") + copies_[i].place;
+    }
+  }
+  if (!failed.empty()) return Unavailable("shred ledger copies behind: " + failed);
+  return Status::Ok();
+}
+
+bool IsShredLedgerBehind(const Status& status) {
+  return status.code() == ErrorCode::kUnavailable &&
+         status.message().starts_with(kShredLedgerBehindMessage);
 }
 
 }  // namespace custvault::store

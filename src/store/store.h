@@ -16,6 +16,7 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "store/shred_ledger.h"
 
 namespace custvault::store {
 
@@ -118,7 +119,9 @@ class Store {
   // in one transaction; kNotFound if absent. The same transaction records
   // the id and time in the shred ledger (R-CRY-5: a restore of an older
   // backup shreds the customer again), which is also appended to the
-  // ledger file when SqliteOptions::shred_ledger_path is set.
+  // ledger file when SqliteOptions::shred_ledger_path is set, and to every
+  // copy in shred_ledger_copies: when a file cannot be written the delete
+  // has committed but answers kUnavailable (IsShredLedgerBehind).
   virtual Status DeleteCustomer(const std::string& id) = 0;
   virtual Result<int64_t> CountCustomers() = 0;
 };
@@ -134,6 +137,9 @@ struct SqliteOptions {
   // Where DeleteCustomer also appends the shredded id (the shred ledger kept
   // beside the master key, store/shred_ledger.h); "" for none.
   std::string shred_ledger_path;
+  // The copies in the backup locations (issue 10.2): every delete reaches
+  // them before it is acknowledged (ShredLedgerSet).
+  std::vector<ShredLedgerSet::Copy> shred_ledger_copies;
 };
 
 // Opens (creating if missing, mode 0600) an SQLite database in WAL mode with

@@ -510,14 +510,28 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
   }
   auto pool = std::make_unique<ConnectionPool>(
       std::move(readers), std::chrono::milliseconds(options.reader_wait_timeout_ms));
+  std::vector<ShredLedgerSet::Copy> copies;
+  if (!options.shred_ledger_path.empty()) {
+    copies.push_back({"data directory", options.shred_ledger_path});
+    copies.insert(copies.end(), options.shred_ledger_copies.begin(),
+                  options.shred_ledger_copies.end());
+  }
+  ShredLedgerSet ledgers(std::move(copies));
   auto store = std::unique_ptr<SqliteStore>(
       new SqliteStore(std::move(writer), std::move(pool),
                       std::chrono::milliseconds(options.busy_timeout_ms), env,
-                      options.shred_ledger_path));
+                      std::move(ledgers)));
   {
     ASSIGN_OR_RETURN(auto lock, store->LockWriter());
     RETURN_IF_ERROR(store->EnableJournalLocked());
-    RETURN_IF_ERROR(store->SyncShredLedgerLocked());
+    // A backup location that cannot be written now (an off-site mount
+    // down) does not stop the start: the copy is behind, and the next
+    // delete retries it (and is not acknowledged until it succeeds).
+    const Status synced = store->SyncShredLedgerLocked();
+    if (!synced.ok() && !(synced.code() == ErrorCode::kUnavailable &&
+                          store->shred_ledgers_.copies().size() > 1)) {
+      return synced;
+    }
   }
   return store;
 }
@@ -534,22 +548,26 @@ Status SqliteStore::SyncShredLedger() {
   return SyncShredLedgerLocked();
 }
 
+Result<std::vector<ShredEntry>> SqliteStore::ShreddedLocked() {
+  std::vector<ShredEntry> entries;
+  ASSIGN_OR_RETURN(auto select, writer_->Prepare(kSelectShredded, "read shredded customers"));
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select->Step());
+    if (!has_row) break;
+    entries.push_back({select->ColumnBytes(0), select->ColumnInt64(1)});
+  }
+  return entries;
+}
+
 Status SqliteStore::SyncShredLedgerLocked() {
-  if (shred_ledger_path_.empty()) return Status::Ok();
+  if (shred_ledgers_.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(const bool has_table, HasChangeJournal(*writer_));  // same migration
   if (!has_table) return Status::Ok();
-  std::vector<ShredEntry> entries;
-  {
-    ASSIGN_OR_RETURN(auto select, writer_->Prepare(kSelectShredded, "read shredded customers"));
-    while (true) {
-      ASSIGN_OR_RETURN(const bool has_row, select->Step());
-      if (!has_row) break;
-      entries.push_back({select->ColumnBytes(0), select->ColumnInt64(1)});
-    }
-  }
-  RETURN_IF_ERROR(MergeShredLedger(shred_ledger_path_, entries));
-  shred_ledger_behind_ = false;
-  return Status::Ok();
+  // Read under the writer lease: every delete committed before now is in
+  // the table, so the copies may claim to be complete as of now.
+  const int64_t as_of_us = env_->NowMicros();
+  ASSIGN_OR_RETURN(std::vector<ShredEntry> entries, ShreddedLocked());
+  return shred_ledgers_.Sync(entries, as_of_us);
 }
 
 Result<SqliteStore::WriterLease> SqliteStore::LockWriter() {
@@ -726,13 +744,21 @@ void SqliteStore::CommitGroup(const std::vector<PendingWrite*>& batch) {
     }
     return;
   }
-  if (!shredded.empty() && !shred_ledger_path_.empty()) {
-    // The deletes have committed; the file copy of the ledger follows. If
-    // the append fails (or the process dies first), the next append or the
-    // next open copies what is missing from the table (SyncShredLedger).
-    const Status appended = shred_ledger_behind_ ? SyncShredLedgerLocked()
-                                                 : AppendShredLedger(shred_ledger_path_, shredded);
-    if (!appended.ok()) shred_ledger_behind_ = true;
+  if (!shredded.empty() && !shred_ledgers_.empty()) {
+    // The deletes have committed; every file copy of the ledger (the data
+    // directory's, and one in each backup location a restore reads)
+    // follows, and the deletes are acknowledged only when all hold them
+    // (issue 10.2). A copy that fails (or a process that dies first) is
+    // brought up to the table by the next append, backup or open.
+    const Status appended = shred_ledgers_.Append(
+        shredded, env_->NowMicros(), [this] { return ShreddedLocked(); });
+    if (!appended.ok()) {
+      for (PendingWrite* pending : batch) {
+        if (pending->status.ok() && std::holds_alternative<const std::string*>(pending->write)) {
+          pending->status = appended;
+        }
+      }
+    }
   }
   if (deleted_any) {
     // secure_delete zeroed the pages in the new WAL frames, but older

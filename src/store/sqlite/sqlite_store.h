@@ -84,20 +84,22 @@ class SqliteStore final : public Store {
   // write statement run outside a Transaction gets one of its own.
   Status WithWriter(const std::function<Status(Connection&)>& work);
 
-  // Appends to the shred ledger file every entry of the shredded_customers
-  // table it lacks (after a crash between a delete's commit and its append,
-  // or a failed append). Open calls it; a no-op without a ledger path.
+  // Appends to every shred ledger file (the data directory's and the copies
+  // in the backup locations) every entry of the shredded_customers table it
+  // lacks (after a crash between a delete's commit and its append, or a
+  // failed append), with an "@as-of" claim. Open calls it; a no-op without
+  // a ledger path.
   Status SyncShredLedger();
 
  private:
   SqliteStore(std::unique_ptr<Connection> writer, std::unique_ptr<ConnectionPool> readers,
               std::chrono::milliseconds writer_wait_timeout, Env* env,
-              std::string shred_ledger_path)
+              ShredLedgerSet shred_ledgers)
       : writer_(std::move(writer)),
         readers_(std::move(readers)),
         writer_wait_timeout_(writer_wait_timeout),
         env_(env),
-        shred_ledger_path_(std::move(shred_ledger_path)) {}
+        shred_ledgers_(std::move(shred_ledgers)) {}
 
   // Exclusive use of the writer connection, waited for up to
   // writer_wait_timeout_. (A flag + condition variable rather than
@@ -119,6 +121,8 @@ class SqliteStore final : public Store {
   // Installs the change journal on the writer when migration 6 is applied.
   Status EnableJournalLocked();
   Status SyncShredLedgerLocked();
+  // Every entry of the shredded_customers table.
+  Result<std::vector<ShredEntry>> ShreddedLocked();
 
   // One single-row write waiting for (or in) a group commit. Lives on its
   // caller's stack until `done`.
@@ -140,8 +144,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<ConnectionPool> readers_;
   const std::chrono::milliseconds writer_wait_timeout_;
   Env* const env_;
-  const std::string shred_ledger_path_;
-  bool shred_ledger_behind_ = false;  // guarded by the writer lease
+  ShredLedgerSet shred_ledgers_;  // guarded by the writer lease
 
   std::mutex group_mutex_;
   std::condition_variable group_done_;
