@@ -18,7 +18,8 @@ constexpr std::string_view kOperations[] = {
     op::kAccountIpAllowlist, op::kChannelRegister, op::kBusinessAdd, op::kBusinessList,
     op::kTagReclassify, op::kTagApply, op::kRulesChange, op::kApprovalRequest, op::kApprovalExpire,
     op::kSelfServiceStart, op::kSelfServiceVerify, op::kSelfServiceUpdate, op::kBackupShip,
-    op::kBackupVerify, op::kRestoreTest, op::kJobRun};
+    op::kBackupVerify, op::kRestoreTest, op::kJobRun, op::kChannelRotateKey, op::kChannelRevoke,
+    op::kAuthRejectedToken, op::kAuthLoginRefused};
 
 constexpr std::string_view kResults[] = {result::kOk, result::kDenied, result::kFailed,
                                          result::kInvalid};

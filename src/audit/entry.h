@@ -56,6 +56,12 @@ inline constexpr std::string_view kAlertAck = "alert.ack";
 inline constexpr std::string_view kAuthTotpEnrol = "auth.totp_enrol";
 inline constexpr std::string_view kAccountIpAllowlist = "account.ip_allowlist";
 inline constexpr std::string_view kChannelRegister = "channel.register";
+inline constexpr std::string_view kChannelRotateKey = "channel.rotate_key";
+inline constexpr std::string_view kChannelRevoke = "channel.revoke";
+// Summaries per client address and window (issues 10.6, 10.12): refused
+// bearer credentials and logins refused before any password check.
+inline constexpr std::string_view kAuthRejectedToken = "auth.rejected_token";
+inline constexpr std::string_view kAuthLoginRefused = "auth.login_refused";
 // Business records, tags, rules and approvals (R-TAG, R-APR).
 inline constexpr std::string_view kBusinessAdd = "business.add";
 inline constexpr std::string_view kBusinessList = "business.list";

@@ -110,9 +110,33 @@ UserCommands::UserCommands(CLI::App& app, OpenAccountService open)
   review_->add_option("id", account_id_, "Account id (u_...)");
   review_->add_option("--comment", comment_, "What was checked");
   review_->add_flag("--overdue", overdue_, "List accounts whose review is overdue");
+
+  channel_ = app.add_subcommand(
+      "channel", "Channel systems and their API keys: add, list, rotate, revoke (sys_admin)");
+  channel_->require_subcommand(1);
+  channel_add_ = channel_->add_subcommand(
+      "add", "Register a channel; prints its API key once (expires after auth.channel_key_days)");
+  channel_rotate_ = channel_->add_subcommand(
+      "rotate",
+      "A new API key, printed once; the old one works for auth.channel_key_overlap_hours more");
+  for (CLI::App* command : {channel_add_, channel_rotate_}) {
+    common(command);
+    command->add_option("name", channel_name_, "Channel name")->required();
+    command->add_option("--expires-at", expires_at_,
+                        "When the new key stops working (RFC 3339); default "
+                        "auth.channel_key_days from now");
+  }
+  channel_list_ = channel_->add_subcommand("list", "List channels and their keys' state");
+  common(channel_list_);
+  channel_revoke_ =
+      channel_->add_subcommand("revoke", "Revoke a channel: every key stops working at once");
+  common(channel_revoke_);
+  channel_revoke_->add_option("name", channel_name_, "Channel name")->required();
 }
 
-bool UserCommands::Parsed() const { return login_->parsed() || user_->parsed(); }
+bool UserCommands::Parsed() const {
+  return login_->parsed() || user_->parsed() || channel_->parsed();
+}
 
 int UserCommands::Run() {
   Result<service::AccountService*> accounts = open_(data_dir_);
@@ -122,6 +146,7 @@ int UserCommands::Run() {
   if (list_->parsed()) return RunUserList(**accounts);
   if (disable_->parsed()) return RunUserDisable(**accounts);
   if (review_->parsed()) return RunUserReview(**accounts);
+  if (channel_->parsed()) return RunChannel(**accounts);
   return 2;
 }
 
@@ -218,6 +243,43 @@ int UserCommands::RunUserReview(service::AccountService& accounts) {
   const Status reviewed = accounts.ReviewAccount(*actor, account_id_, comment_);
   if (!reviewed.ok()) return Fail(reviewed);
   std::cout << "Review of " << account_id_ << " recorded.\n";
+  return 0;
+}
+
+int UserCommands::RunChannel(service::AccountService& accounts) {
+  Result<service::Actor> actor = SessionActor(accounts);
+  if (!actor.ok()) return Fail(actor.status());
+  int64_t expires_at = 0;
+  if (!expires_at_.empty()) {
+    std::optional<int64_t> parsed = ParseRfc3339(expires_at_);
+    if (!parsed) return Fail(InvalidArgument("--expires-at is not an RFC 3339 time"));
+    expires_at = *parsed;
+  }
+  if (channel_list_->parsed()) {
+    Result<std::vector<service::ChannelView>> channels = accounts.ListChannels(*actor);
+    if (!channels.ok()) return Fail(channels.status());
+    json::array items;
+    for (const service::ChannelView& channel : *channels) {
+      items.push_back(http::ChannelJson(channel));
+    }
+    Print(json::object{{"items", std::move(items)}});
+    return 0;
+  }
+  if (channel_revoke_->parsed()) {
+    Result<service::ChannelView> revoked = accounts.RevokeChannel(*actor, channel_name_);
+    if (!revoked.ok()) return Fail(revoked.status());
+    Print(http::ChannelJson(*revoked));
+    return 0;
+  }
+  Result<service::RegisteredChannel> issued =
+      channel_add_->parsed() ? accounts.RegisterChannel(*actor, channel_name_, expires_at)
+                             : accounts.RotateChannelKey(*actor, channel_name_, expires_at);
+  if (!issued.ok()) return Fail(issued.status());
+  json::object out = http::ChannelJson(issued->channel);
+  out["api_key"] = issued->api_key;
+  Print(out);
+  Wipe(issued->api_key);
+  std::cerr << "The API key is shown once; only its hash is stored.\n";
   return 0;
 }
 

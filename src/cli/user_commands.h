@@ -1,5 +1,5 @@
-// The `custvault login` and `custvault user add|list|disable|review`
-// commands. They call the same AccountService as the HTTP API, as the
+// The `custvault login`, `custvault user add|list|disable|review` and
+// `custvault channel add|list|rotate|revoke` commands. They call the same AccountService as the HTTP API, as the
 // person whose session they carry: `login` stores a session token in a
 // 0600 file (default ~/.config/custvault/session, or --session-file), and
 // the user commands authenticate with it, so the policy, the separation
@@ -46,6 +46,7 @@ class UserCommands {
   int RunUserList(service::AccountService& accounts);
   int RunUserDisable(service::AccountService& accounts);
   int RunUserReview(service::AccountService& accounts);
+  int RunChannel(service::AccountService& accounts);
   Result<service::Actor> SessionActor(service::AccountService& accounts);
 
   OpenAccountService open_;
@@ -57,7 +58,13 @@ class UserCommands {
   CLI::App* list_ = nullptr;
   CLI::App* disable_ = nullptr;
   CLI::App* review_ = nullptr;
+  CLI::App* channel_ = nullptr;
+  CLI::App* channel_add_ = nullptr;
+  CLI::App* channel_list_ = nullptr;
+  CLI::App* channel_rotate_ = nullptr;
+  CLI::App* channel_revoke_ = nullptr;
   std::string username_, otp_, display_name_, role_, ip_allowlist_, account_id_, comment_;
+  std::string channel_name_, expires_at_;
   bool overdue_ = false;
 };
 

@@ -79,6 +79,13 @@ std::map<std::string, KeySpec> KeySpecs(Config& c) {
   keys["auth.argon2_parallelism"] = IntKey{nullptr, &c.auth.argon2_parallelism, 1, 16};
   keys["auth.reveal_per_hour_max"] = IntKey{nullptr, &c.auth.reveal_per_hour_max, 1, 100'000};
   keys["auth.review_interval_days"] = IntKey{nullptr, &c.auth.review_interval_days, 1, 3650};
+  keys["auth.login_concurrent_max"] = IntKey{nullptr, &c.auth.login_concurrent_max, 0, 256};
+  keys["auth.login_per_minute"] = IntKey{nullptr, &c.auth.login_per_minute, 1, 1'000'000};
+  keys["auth.login_burst"] = IntKey{nullptr, &c.auth.login_burst, 1, 1'000'000};
+  keys["auth.channel_key_days"] = IntKey{nullptr, &c.auth.channel_key_days, 1, 3650};
+  keys["auth.channel_key_days_max"] = IntKey{nullptr, &c.auth.channel_key_days_max, 1, 3650};
+  keys["auth.channel_key_overlap_hours"] =
+      IntKey{nullptr, &c.auth.channel_key_overlap_hours, 0, 720};
   // R-AUD-3: never less than three years.
   keys["audit.retention_days"] = IntKey{nullptr, &c.audit.retention_days, 1096, 36'500};
   keys["audit.checkpoint_every_entries"] =
@@ -306,6 +313,12 @@ totp_required_roles = "info_manager,dept_head,auditor,security_officer,sys_admin
 session_idle_minutes = 15
 session_absolute_hours = 8
 ip_allowlist = ""            # e.g. "10.0.0.0/8,192.168.1.0/24"; empty allows any address
+login_concurrent_max = 0     # password checks at once (0: cores); more get 503 at once
+login_per_minute = 10        # logins per client address (token bucket) ...
+login_burst = 20             # ... with this burst; beyond it 429 + Retry-After
+channel_key_days = 365       # channel API key lifetime unless expires_at is given ...
+channel_key_days_max = 730   # ... and the longest allowed
+channel_key_overlap_hours = 24  # the old key still works this long after a rotation
 
 [audit]
 retention_days = 1096        # never less than 3 years (R-AUD-3)

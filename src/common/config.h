@@ -84,6 +84,17 @@ struct AuthConfig {
   int argon2_parallelism = 1;
   int reveal_per_hour_max = 30;    // reveals per account per hour
   int review_interval_days = 182;  // accounts not reviewed for this long are overdue
+  // Login floods (issue 10.6): password verifications (argon2id, one
+  // argon2_memory_kib each) running at once; more are refused 503 at once.
+  // 0: the number of cores.
+  int login_concurrent_max = 0;
+  int login_per_minute = 10;  // logins per client address: refill rate ...
+  int login_burst = 20;       // ... and bucket size; beyond it 429 + Retry-After
+  // Channel API keys (issue 11.4): lifetime when none is given, the
+  // longest allowed, and how long the old key still works after a rotation.
+  int channel_key_days = 365;
+  int channel_key_days_max = 730;
+  int channel_key_overlap_hours = 24;
 };
 
 // The audit log (R-AUD). Section [audit].

@@ -137,6 +137,8 @@ const RouteRule kRouteRules[] = {
     {"POST", "/api/v1/role-requests/{id}/reject", Operation::kRoleApprove, R"({"comment":"no"})"},
     {"POST", "/api/v1/channels", Operation::kChannelManage, R"({"name":"webform"})"},
     {"GET", "/api/v1/channels", Operation::kChannelManage, ""},
+    {"POST", "/api/v1/channels/{name}/rotate", Operation::kChannelManage, ""},
+    {"POST", "/api/v1/channels/{name}/revoke", Operation::kChannelManage, ""},
     {"GET", "/api/v1/audit/entries", Operation::kAuditRead, ""},
     {"GET", "/api/v1/audit/export.csv", Operation::kAuditExport, ""},
     {"GET", "/api/v1/audit/verify", Operation::kAuditVerify, ""},
@@ -204,6 +206,9 @@ TEST_F(ApiRoutesTest, EveryEndpointAsEveryRoleGivesNoUnexpectedSuccess) {
       if (const size_t at = path.find("{id}"); at != std::string::npos) {
         const bool customer_route = path.rfind("/api/v1/customers/", 0) == 0;
         path.replace(at, 4, customer_route ? customer_id : "x_unknown");
+      }
+      if (const size_t at = path.find("{name}"); at != std::string::npos) {
+        path.replace(at, 6, "webform");  // the channel registered by the rule above
       }
       std::string body = rule.body;
       if (const size_t at = body.find("{id}"); at != std::string::npos)

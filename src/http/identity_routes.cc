@@ -50,11 +50,16 @@ Response NoContent() {
   return response;
 }
 
-json::object ChannelJson(const service::ChannelView& channel) {
-  return {{"name", channel.name},
-          {"created_by", channel.created_by},
-          {"created_at", FormatRfc3339(channel.created_at_us)},
-          {"status", channel.status}};
+// The optional "expires_at" (RFC 3339) of a channel key; 0 when absent.
+Result<int64_t> ExpiresAtMember(const json::object& body) {
+  ASSIGN_OR_RETURN(std::string text, StringMember(body, "expires_at", false));
+  if (text.empty()) return int64_t{0};
+  std::optional<int64_t> at = ParseRfc3339(text);
+  if (!at) {
+    return Status(ErrorCode::kValidationFailed, "expires_at is not an RFC 3339 time",
+                  {{"expires_at", "format"}});
+  }
+  return *at;
 }
 
 template <typename T, typename ToJson>
@@ -75,11 +80,21 @@ Response Login(service::AccountService& accounts, Request& request) {
   if (!password.ok()) return ErrorResponse(password.status());
   Result<std::string> otp = StringMember(*body, "otp", false);
   if (!otp.ok()) return ErrorResponse(otp.status());
+  int64_t retry_after_seconds = 0;
   Result<service::LoginResult> login =
-      accounts.Login(*username, *password, *otp, request.peer_ip);
+      accounts.Login(*username, *password, *otp, request.peer_ip, &retry_after_seconds);
   OPENSSL_cleanse(password->data(), password->size());
   OPENSSL_cleanse(request.body.data(), request.body.size());
-  if (!login.ok()) return ErrorResponse(login.status());
+  if (!login.ok()) {
+    Response refused = ErrorResponse(login.status());
+    // 429 (this address's bucket) and 503 (every verification slot busy)
+    // say when to come back.
+    if (retry_after_seconds > 0) {
+      std::erase_if(refused.headers, [](const auto& h) { return h.first == "Retry-After"; });
+      refused.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
+    }
+    return refused;
+  }
   Response response = JsonResponse(200, json::object{
                                             {"token", login->token},
                                             {"expires_at", FormatRfc3339(login->expires_at_us)},
@@ -94,9 +109,9 @@ Response Login(service::AccountService& accounts, Request& request) {
 Handler SelfService(service::AccountService& accounts,
                     std::function<Response(Request&, const service::Actor&)> handler) {
   return [&accounts, handler = std::move(handler)](Request& request) -> Response {
-    const std::string_view token = BearerToken(request);
-    if (token.empty()) return ErrorResponse(Unauthenticated("missing bearer token"));
-    Result<service::SessionActor> session = accounts.AuthenticateSelfService(token, request.peer_ip);
+    // A missing token is refused (and counted) like a bad one.
+    Result<service::SessionActor> session =
+        accounts.AuthenticateSelfService(BearerToken(request), request.peer_ip);
     if (!session.ok()) return ErrorResponse(session.status());
     if (Status allowed = accounts.Authorize(session->actor, policy::Operation::kSessionSelf);
         !allowed.ok()) {
@@ -114,12 +129,14 @@ Response ChangePassword(service::AccountService& accounts, Request& request,
   if (!old_password.ok()) return ErrorResponse(old_password.status());
   Result<std::string> new_password = StringMember(*body, "new_password", true);
   if (!new_password.ok()) return ErrorResponse(new_password.status());
-  const Status changed = accounts.ChangePassword(actor, *old_password, *new_password);
+  int64_t other_sessions_ended = 0;
+  const Status changed =
+      accounts.ChangePassword(actor, *old_password, *new_password, &other_sessions_ended);
   OPENSSL_cleanse(old_password->data(), old_password->size());
   OPENSSL_cleanse(new_password->data(), new_password->size());
   OPENSSL_cleanse(request.body.data(), request.body.size());
   if (!changed.ok()) return ErrorResponse(changed);
-  return NoContent();
+  return JsonResponse(200, json::object{{"other_sessions_ended", other_sessions_ended}});
 }
 
 Response EnrolTotp(service::AccountService& accounts, Request&, const service::Actor& actor) {
@@ -276,13 +293,47 @@ Response RegisterChannel(service::AccountService& accounts, Request& request,
   if (!body.ok()) return ErrorResponse(body.status());
   Result<std::string> name = StringMember(*body, "name", true);
   if (!name.ok()) return ErrorResponse(name.status());
-  Result<service::RegisteredChannel> channel = accounts.RegisterChannel(actor, *name);
+  Result<int64_t> expires_at = ExpiresAtMember(*body);
+  if (!expires_at.ok()) return ErrorResponse(expires_at.status());
+  Result<service::RegisteredChannel> channel =
+      accounts.RegisterChannel(actor, *name, *expires_at);
   if (!channel.ok()) return ErrorResponse(channel.status());
   json::object out = ChannelJson(channel->channel);
   out["api_key"] = channel->api_key;
   Response response = JsonResponse(201, out);
   AddNoStore(response);
   return response;
+}
+
+Response RotateChannelKey(service::AccountService& accounts, Request& request,
+                          const service::Actor& actor) {
+  if (Status allowed = accounts.Authorize(actor, policy::Operation::kChannelManage); !allowed.ok()) {
+    return ErrorResponse(allowed);
+  }
+  int64_t expires_at = 0;
+  if (!request.body.empty()) {  // the body is optional
+    Result<json::object> body = ObjectBody(request);
+    if (!body.ok()) return ErrorResponse(body.status());
+    Result<int64_t> parsed = ExpiresAtMember(*body);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    expires_at = *parsed;
+  }
+  Result<service::RegisteredChannel> channel =
+      accounts.RotateChannelKey(actor, request.path_params["name"], expires_at);
+  if (!channel.ok()) return ErrorResponse(channel.status());
+  json::object out = ChannelJson(channel->channel);
+  out["api_key"] = channel->api_key;
+  Response response = JsonResponse(200, out);
+  AddNoStore(response);
+  return response;
+}
+
+Response RevokeChannel(service::AccountService& accounts, Request& request,
+                       const service::Actor& actor) {
+  Result<service::ChannelView> channel =
+      accounts.RevokeChannel(actor, request.path_params["name"]);
+  if (!channel.ok()) return ErrorResponse(channel.status());
+  return JsonResponse(200, ChannelJson(*channel));
 }
 
 Response ListChannels(service::AccountService& accounts, Request&, const service::Actor& actor) {
@@ -312,6 +363,19 @@ json::object AccountJson(const service::AccountView& a) {
           {"ip_allowlist", a.ip_allowlist}};
 }
 
+json::object ChannelJson(const service::ChannelView& channel) {
+  auto time_or_null = [](int64_t us) -> json::value {
+    return us == 0 ? json::value(nullptr) : json::value(FormatRfc3339(us));
+  };
+  return {{"name", channel.name},
+          {"created_by", channel.created_by},
+          {"created_at", FormatRfc3339(channel.created_at_us)},
+          {"status", channel.status},
+          {"expires_at", time_or_null(channel.expires_at_us)},
+          {"previous_key_valid_until", time_or_null(channel.previous_valid_until_us)},
+          {"revoked_at", time_or_null(channel.revoked_at_us)}};
+}
+
 json::object RoleRequestJson(const service::RoleRequestView& r) {
   return {{"id", r.id},
           {"account_id", r.account_id},
@@ -327,9 +391,7 @@ json::object RoleRequestJson(const service::RoleRequestView& r) {
 
 void RegisterIdentityRoutes(Router& router, service::AccountService& accounts) {
   const Authenticator authenticate = [&accounts](const Request& request) {
-    const std::string_view token = BearerToken(request);
-    if (token.empty()) return Result<service::Actor>(Unauthenticated("missing bearer token"));
-    return accounts.Authenticate(token, request.peer_ip);
+    return accounts.AuthenticateBearer(BearerToken(request), request.peer_ip);
   };
   using Fn = Response (*)(service::AccountService&, Request&, const service::Actor&);
   auto bind = [&accounts, &authenticate](Fn fn) {
@@ -368,6 +430,8 @@ void RegisterIdentityRoutes(Router& router, service::AccountService& accounts) {
              }));
   router.Add("POST", "/api/v1/channels", bind(RegisterChannel));
   router.Add("GET", "/api/v1/channels", bind(ListChannels));
+  router.Add("POST", "/api/v1/channels/{name}/rotate", bind(RotateChannelKey));
+  router.Add("POST", "/api/v1/channels/{name}/revoke", bind(RevokeChannel));
 }
 
 }  // namespace custvault::http

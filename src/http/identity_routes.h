@@ -24,5 +24,6 @@ void RegisterIdentityRoutes(Router& router, service::AccountService& accounts);
 // The shapes the API (and the CLI) print.
 boost::json::object AccountJson(const service::AccountView& account);
 boost::json::object RoleRequestJson(const service::RoleRequestView& request);
+boost::json::object ChannelJson(const service::ChannelView& channel);
 
 }  // namespace custvault::http

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <thread>
 
 #include "identity/base32.h"
 #include "identity/token.h"
@@ -24,6 +25,10 @@ constexpr int kPasswordHistoryRowsMax = 100;
 // The one answer for every refused credential, so nothing tells which part
 // (user, password or code) was wrong.
 Status BadCredentials() { return Unauthenticated("invalid username, password or code"); }
+// The one answer while an account (or an unknown name) is locked out.
+Status LockedAnswer() {
+  return Status(ErrorCode::kLocked, "account is locked after repeated failures; try again later");
+}
 
 // Wipes a string that held a secret before it is freed.
 void Wipe(std::string& secret) { OPENSSL_cleanse(secret.data(), secret.size()); }
@@ -77,7 +82,10 @@ RoleRequestView ToRequestView(const store::RoleRequestRecord& r) {
 }
 
 ChannelView ToChannelView(const store::ChannelRecord& c) {
-  return {c.name, c.created_by, c.created_at_us, c.status};
+  return {c.name,          c.created_by,
+          c.created_at_us, c.status,
+          c.expires_at_us, c.previous_key_hash.empty() ? 0 : c.previous_valid_until_us,
+          c.revoked_at_us};
 }
 
 }  // namespace
@@ -138,7 +146,12 @@ AccountService::AccountService(Env* env, const Config& config, crypto::Keyring& 
       events_(events),
       deployment_allowlist_(std::move(allowlist)),
       totp_roles_(std::move(totp_roles)),
-      argon2_(identity::Argon2ParamsFrom(config.auth)) {}
+      argon2_(identity::Argon2ParamsFrom(config.auth)),
+      login_concurrent_max_(config.auth.login_concurrent_max > 0
+                                ? config.auth.login_concurrent_max
+                                : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      throttle_(std::make_unique<InMemoryLoginThrottle>(
+          config.auth.login_per_minute, config.auth.login_burst, kLoginThrottleAddressesMax)) {}
 
 // ---------------------------------------------------------------- helpers
 
@@ -180,7 +193,7 @@ Status AccountService::CountFailure(const store::AccountRecord& account, const s
   if (after->locked_until_us > now) {
     RecordEvent({kEventLockout, account.id, account.role, ip, account.id, false, reason, now})
         .IgnoreError();
-    return Status(ErrorCode::kLocked, "account is locked after repeated failures; try again later");
+    return LockedAnswer();
   }
   return LoginFailure(account.id, account.role, account.id, ip, reason, BadCredentials());
 }
@@ -191,6 +204,116 @@ void AccountService::BurnPasswordVerification(const std::string& password) {
     if (hash.ok()) dummy_hash_ = std::move(*hash);
   });
   if (!dummy_hash_.empty()) identity::VerifyPassword(dummy_hash_, password).status().IgnoreError();
+}
+
+Result<AccountService::VerificationSlot> AccountService::EnterVerification(
+    const std::string& ip, int64_t* retry_after_seconds) {
+  int current = verifications_in_flight_.load();
+  do {
+    if (current >= login_concurrent_max_) {
+      refused_busy_.fetch_add(1, std::memory_order_relaxed);
+      if (retry_after_seconds != nullptr) *retry_after_seconds = 1;
+      CountRefusal(kEventLoginRefused, ip);
+      return Unavailable("too many logins at once; try again in a moment");
+    }
+  } while (!verifications_in_flight_.compare_exchange_weak(current, current + 1));
+  verifications_.fetch_add(1, std::memory_order_relaxed);
+  int high = verifications_high_water_.load();
+  while (current + 1 > high && !verifications_high_water_.compare_exchange_weak(high, current + 1)) {
+  }
+  return VerificationSlot(&verifications_in_flight_);
+}
+
+LoginLoad AccountService::login_load() const {
+  LoginLoad load;
+  load.concurrent_max = login_concurrent_max_;
+  load.in_flight = verifications_in_flight_.load();
+  load.high_water = verifications_high_water_.load();
+  load.verifications = verifications_.load();
+  load.refused_busy = refused_busy_.load();
+  load.refused_throttled = refused_throttled_.load();
+  return load;
+}
+
+bool AccountService::UnknownNameLocked(const std::string& username, int64_t now_us) {
+  std::lock_guard lock(unknown_names_mutex_);
+  auto it = unknown_names_.find(username);
+  return it != unknown_names_.end() && it->second.locked_until_us > now_us;
+}
+
+bool AccountService::CountUnknownNameFailure(const std::string& username, int64_t now_us) {
+  const int64_t lock_us = static_cast<int64_t>(config_.auth.lockout_minutes) * kMicrosPerMinute;
+  std::lock_guard lock(unknown_names_mutex_);
+  if (unknown_names_.size() >= kUnknownNamesTrackedMax && !unknown_names_.contains(username)) {
+    // Bounded: forget names whose lock has ended and that were not tried
+    // for a lockout period, then, if still full, the least recently tried.
+    std::erase_if(unknown_names_, [&](const auto& entry) {
+      return entry.second.locked_until_us <= now_us && now_us - entry.second.last_us >= lock_us;
+    });
+    if (unknown_names_.size() >= kUnknownNamesTrackedMax) {
+      auto oldest = std::min_element(
+          unknown_names_.begin(), unknown_names_.end(),
+          [](const auto& a, const auto& b) { return a.second.last_us < b.second.last_us; });
+      unknown_names_.erase(oldest);
+    }
+  }
+  UnknownName& name = unknown_names_[username];
+  name.last_us = now_us;
+  // The same rule as IdentityStore::RecordLoginFailure for real accounts.
+  if (++name.failures >= config_.auth.lockout_failures) {
+    name.failures = 0;
+    name.locked_until_us = now_us + lock_us;
+    return true;
+  }
+  return false;
+}
+
+void AccountService::CountRefusal(const char* type, const std::string& ip) {
+  const int64_t now = env_->NowMicros();
+  {
+    std::lock_guard lock(refusals_mutex_);
+    std::pair<std::string, std::string> key{type, ip};
+    if (!refusals_.contains(key) && refusals_.size() >= kRefusalSummaryAddressesMax) {
+      key.second = "*";  // every further address shares one summary
+    }
+    RefusalWindow& window = refusals_[key];
+    if (window.count == 0) window.start_us = now;
+    ++window.count;
+    // Written under the mutex only; read without it by the fast path.
+    if (window.start_us + kRefusalSummaryWindowUs < refusals_due_us_.load()) {
+      refusals_due_us_.store(window.start_us + kRefusalSummaryWindowUs);
+    }
+  }
+  FlushRefusalSummaries(false);
+}
+
+void AccountService::FlushRefusalSummaries(bool all) {
+  const int64_t now = env_->NowMicros();
+  if (!all && now < refusals_due_us_.load()) return;
+  std::vector<SecurityEvent> summaries;
+  {
+    std::lock_guard lock(refusals_mutex_);
+    int64_t next_due = std::numeric_limits<int64_t>::max();
+    for (auto it = refusals_.begin(); it != refusals_.end();) {
+      const int64_t end = it->second.start_us + kRefusalSummaryWindowUs;
+      if (all || end <= now) {
+        summaries.push_back({it->first.first, "anonymous", "", it->first.second, "", false,
+                             std::to_string(it->second.count) + " in the window " +
+                                 FormatRfc3339(it->second.start_us) + " .. " +
+                                 FormatRfc3339(std::min(end, now)),
+                             now});
+        it = refusals_.erase(it);
+      } else {
+        next_due = std::min(next_due, end);
+        ++it;
+      }
+    }
+    refusals_due_us_.store(next_due);
+  }
+  // Outside the lock: the sink may block on the audit writer. A summary
+  // that cannot be written is lost with the refusals it counted, which
+  // were refused anyway.
+  for (SecurityEvent& summary : summaries) RecordEvent(std::move(summary)).IgnoreError();
 }
 
 Status AccountService::CheckAllowlists(const store::AccountRecord& account,
@@ -238,7 +361,8 @@ Status AccountService::Authorize(const Actor& actor, policy::Operation operation
 // ---------------------------------------------------------------- login
 
 Result<LoginResult> AccountService::Login(const std::string& username, const std::string& password,
-                                          const std::string& otp, const std::string& ip) {
+                                          const std::string& otp, const std::string& ip,
+                                          int64_t* retry_after_seconds) {
   if (username.empty() || username.size() > store::kUsernameBytesMax ||
       password.size() > identity::kPasswordBytesMax || otp.size() > kOtpBytesMax) {
     return LoginFailure("anonymous", "", "", ip, "malformed", BadCredentials());
@@ -247,29 +371,52 @@ Result<LoginResult> AccountService::Login(const std::string& username, const std
     return LoginFailure("anonymous", "", username, ip, "ip_not_allowed",
                         PermissionDenied("login from this address is not allowed"));
   }
+  // Issue 10.6: the address's bucket first (no argon2 run, no lookup).
+  if (const int64_t wait_s = throttle_->Take(ip, env_->NowMicros()); wait_s > 0) {
+    refused_throttled_.fetch_add(1, std::memory_order_relaxed);
+    if (retry_after_seconds != nullptr) *retry_after_seconds = wait_s;
+    // One summary per address and window, not an entry per attempt: a
+    // flood must not write the audit log without limit.
+    CountRefusal(kEventLoginRefused, ip);
+    return Status(ErrorCode::kRateLimited, "too many logins from this address; try again later");
+  }
   Result<store::AccountRecord> found = identity_.GetAccountByUsername(username);
+  if (!found.ok() && found.status().code() != ErrorCode::kNotFound) return found.status();
+  const int64_t now = env_->NowMicros();
   if (!found.ok()) {
-    if (found.status().code() != ErrorCode::kNotFound) return found.status();
+    // Issue 10.9: an unknown name is answered exactly like a known one:
+    // the same lockout after the same failures, the same cost.
+    if (UnknownNameLocked(username, now)) {
+      return LoginFailure("anonymous", "", username, ip, "locked", LockedAnswer());
+    }
+    ASSIGN_OR_RETURN(VerificationSlot slot, EnterVerification(ip, retry_after_seconds));
     BurnPasswordVerification(password);
+    if (CountUnknownNameFailure(username, now)) {
+      RecordEvent({kEventLockout, "anonymous", "", ip, username, false, "unknown_user", now})
+          .IgnoreError();
+      return LockedAnswer();
+    }
     return LoginFailure("anonymous", "", username, ip, "unknown_user", BadCredentials());
   }
   const store::AccountRecord& account = *found;
   ASSIGN_OR_RETURN(const Role role, RoleOf(account));
   const std::string role_name(RoleName(role));
-  if (Status allowed = CheckAllowlists(account, ip); !allowed.ok()) {
-    return LoginFailure(account.id, role_name, account.id, ip, "ip_not_allowed", allowed);
-  }
-  const int64_t now = env_->NowMicros();
   if (account.locked_until_us > now) {
     // Not checked and not counted: the lock ends when it said it would, and
     // the right password during the lock is refused like any other.
-    return LoginFailure(
-        account.id, role_name, account.id, ip, "locked",
-        Status(ErrorCode::kLocked, "account is locked after repeated failures; try again later"));
+    return LoginFailure(account.id, role_name, account.id, ip, "locked", LockedAnswer());
   }
-  ASSIGN_OR_RETURN(const bool password_ok,
-                   identity::VerifyPassword(account.password_hash, password));
+  bool password_ok = false;
+  {
+    ASSIGN_OR_RETURN(VerificationSlot slot, EnterVerification(ip, retry_after_seconds));
+    ASSIGN_OR_RETURN(password_ok, identity::VerifyPassword(account.password_hash, password));
+  }
   if (!password_ok) return CountFailure(account, ip, "bad_password");
+  // Issue 10.9: the account's own allow-list only after a correct
+  // password, so a wrong one gets the same 401 from anywhere.
+  if (Status allowed = CheckAllowlists(account, ip); !allowed.ok()) {
+    return LoginFailure(account.id, role_name, account.id, ip, "ip_not_allowed", allowed);
+  }
   if (account.status != "active") {
     return LoginFailure(account.id, role_name, account.id, ip, "account_" + account.status,
                         BadCredentials());
@@ -360,7 +507,7 @@ Result<SessionActor> AccountService::LoadSession(std::string_view token, const s
 }
 
 Result<Actor> AccountService::Authenticate(std::string_view token, const std::string& ip) {
-  ASSIGN_OR_RETURN(SessionActor session, LoadSession(token, ip));
+  ASSIGN_OR_RETURN(SessionActor session, AuthenticateSelfService(token, ip));
   if (session.must_change_password) {
     return PermissionDenied("password change required (POST /api/v1/auth/password)");
   }
@@ -372,7 +519,23 @@ Result<Actor> AccountService::Authenticate(std::string_view token, const std::st
 
 Result<SessionActor> AccountService::AuthenticateSelfService(std::string_view token,
                                                              const std::string& ip) {
-  return LoadSession(token, ip);
+  Result<SessionActor> session = LoadSession(token, ip);
+  if (!session.ok() && session.status().code() == ErrorCode::kUnauthenticated) {
+    CountRefusal(kEventRejectedToken, ip);
+  }
+  return session;
+}
+
+Result<Actor> AccountService::AuthenticateBearer(std::string_view token, const std::string& ip) {
+  FlushRefusalSummaries();  // windows that ended while no refusal came
+  if (token.empty()) {
+    CountRefusal(kEventRejectedToken, ip);
+    return Unauthenticated("missing bearer token");
+  }
+  if (token.substr(0, identity::kApiKeyPrefix.size()) == identity::kApiKeyPrefix) {
+    return AuthenticateChannel(token, ip);
+  }
+  return Authenticate(token, ip);
 }
 
 Status AccountService::Logout(const Actor& actor) {
@@ -385,8 +548,11 @@ Status AccountService::Logout(const Actor& actor) {
 }
 
 Status AccountService::ChangePassword(const Actor& actor, const std::string& old_password,
-                                      const std::string& new_password) {
+                                      const std::string& new_password,
+                                      int64_t* other_sessions_ended) {
   ASSIGN_OR_RETURN(store::AccountRecord account, AccountOf(actor));
+  // Up to password_history + 1 argon2 runs, one after another: one slot.
+  ASSIGN_OR_RETURN(VerificationSlot slot, EnterVerification(actor.ip, nullptr));
   ASSIGN_OR_RETURN(const bool old_ok,
                    identity::VerifyPassword(account.password_hash, old_password));
   if (!old_ok) {
@@ -409,10 +575,14 @@ Status AccountService::ChangePassword(const Actor& actor, const std::string& old
   }
   ASSIGN_OR_RETURN(std::string new_hash, identity::HashPassword(env_, new_password, argon2_));
   const int64_t now = env_->NowMicros();
-  RETURN_IF_ERROR(identity_.ChangePassword(account.id, new_hash, now, false,
-                                           std::min(reuse_window, kPasswordHistoryRowsMax)));
+  ASSIGN_OR_RETURN(const int64_t ended,
+                   identity_.ChangePassword(account.id, new_hash, now, false,
+                                            std::min(reuse_window, kPasswordHistoryRowsMax),
+                                            actor.session_id));
+  if (other_sessions_ended != nullptr) *other_sessions_ended = ended;
   RETURN_IF_ERROR(RecordEvent({kEventPasswordChanged, actor.id, std::string(RoleName(actor.role)),
-                               actor.ip, account.id, true, "", now}));
+                               actor.ip, account.id, true,
+                               std::to_string(ended) + " other sessions ended", now}));
   if (password_changed_hook_) password_changed_hook_();
   return Status::Ok();
 }
@@ -658,22 +828,79 @@ Result<RoleRequestView> AccountService::DecideRoleRequest(const Actor& actor,
 
 // ---------------------------------------------------------------- channels
 
+Result<int64_t> AccountService::ChannelKeyExpiry(int64_t requested_us, int64_t now_us) const {
+  if (requested_us == 0) {
+    return now_us + static_cast<int64_t>(config_.auth.channel_key_days) * kMicrosPerDay;
+  }
+  const int64_t max_us =
+      now_us + static_cast<int64_t>(config_.auth.channel_key_days_max) * kMicrosPerDay;
+  if (requested_us <= now_us || requested_us > max_us) {
+    return Status(ErrorCode::kValidationFailed,
+                  "expires_at must be in the future and at most " +
+                      std::to_string(config_.auth.channel_key_days_max) + " days ahead",
+                  {{"expires_at", "out_of_range"}});
+  }
+  return requested_us;
+}
+
 Result<RegisteredChannel> AccountService::RegisterChannel(const Actor& actor,
-                                                          const std::string& name) {
+                                                          const std::string& name,
+                                                          int64_t expires_at_us) {
   RETURN_IF_ERROR(Authorize(actor, policy::Operation::kChannelManage));
   if (!ValidName(name, kChannelNameBytesMax)) {
     return Status(ErrorCode::kValidationFailed, "channel name is invalid", {{"name", "format"}});
   }
-  ASSIGN_OR_RETURN(identity::IssuedToken key, identity::IssueToken(env_, identity::kApiKeyPrefix));
   const int64_t now = env_->NowMicros();
-  store::ChannelRecord channel{name, key.hash, actor.id, now, "active"};
+  ASSIGN_OR_RETURN(const int64_t expires_at, ChannelKeyExpiry(expires_at_us, now));
+  ASSIGN_OR_RETURN(identity::IssuedToken key, identity::IssueToken(env_, identity::kApiKeyPrefix));
+  store::ChannelRecord channel{name, key.hash, actor.id, now, "active", expires_at};
   if (Status inserted = identity_.InsertChannel(channel); !inserted.ok()) {
     Wipe(key.token);
     return inserted;
   }
   RETURN_IF_ERROR(RecordEvent({kEventChannelRegistered, actor.id, std::string(RoleName(actor.role)),
-                               actor.ip, name, true, "", now}));
+                               actor.ip, name, true, "expires " + FormatRfc3339(expires_at), now}));
   return RegisteredChannel{ToChannelView(channel), std::move(key.token)};
+}
+
+Result<RegisteredChannel> AccountService::RotateChannelKey(const Actor& actor,
+                                                           const std::string& name,
+                                                           int64_t expires_at_us) {
+  RETURN_IF_ERROR(Authorize(actor, policy::Operation::kChannelManage));
+  if (!ValidName(name, kChannelNameBytesMax)) return NotFound("no such channel");
+  const int64_t now = env_->NowMicros();
+  ASSIGN_OR_RETURN(const int64_t expires_at, ChannelKeyExpiry(expires_at_us, now));
+  ASSIGN_OR_RETURN(identity::IssuedToken key, identity::IssueToken(env_, identity::kApiKeyPrefix));
+  const int64_t overlap_until =
+      now + static_cast<int64_t>(config_.auth.channel_key_overlap_hours) * kMicrosPerHour;
+  if (Status rotated = identity_.RotateChannelKey(name, key.hash, overlap_until, expires_at);
+      !rotated.ok()) {
+    Wipe(key.token);
+    return rotated;
+  }
+  Status audited = RecordEvent({kEventChannelKeyRotated, actor.id,
+                                std::string(RoleName(actor.role)), actor.ip, name, true,
+                                "old key valid until " + FormatRfc3339(overlap_until), now});
+  if (!audited.ok()) {
+    // No audit, no new key: it is never shown, so nobody holds it; the old
+    // key runs out after the overlap as it would have, and the
+    // administrator rotates again.
+    Wipe(key.token);
+    return audited;
+  }
+  ASSIGN_OR_RETURN(store::ChannelRecord channel, identity_.GetChannel(name));
+  return RegisteredChannel{ToChannelView(channel), std::move(key.token)};
+}
+
+Result<ChannelView> AccountService::RevokeChannel(const Actor& actor, const std::string& name) {
+  RETURN_IF_ERROR(Authorize(actor, policy::Operation::kChannelManage));
+  if (!ValidName(name, kChannelNameBytesMax)) return NotFound("no such channel");
+  const int64_t now = env_->NowMicros();
+  RETURN_IF_ERROR(identity_.RevokeChannel(name, now));
+  RETURN_IF_ERROR(RecordEvent({kEventChannelRevoked, actor.id, std::string(RoleName(actor.role)),
+                               actor.ip, name, true, "", now}));
+  ASSIGN_OR_RETURN(store::ChannelRecord channel, identity_.GetChannel(name));
+  return ToChannelView(channel);
 }
 
 Result<std::vector<ChannelView>> AccountService::ListChannels(const Actor& actor) {
@@ -685,19 +912,33 @@ Result<std::vector<ChannelView>> AccountService::ListChannels(const Actor& actor
 }
 
 Result<Actor> AccountService::AuthenticateChannel(std::string_view api_key, const std::string& ip) {
+  Result<Actor> actor = LoadChannel(api_key, ip);
+  if (!actor.ok() && actor.status().code() == ErrorCode::kUnauthenticated) {
+    CountRefusal(kEventRejectedToken, ip);
+  }
+  return actor;
+}
+
+Result<Actor> AccountService::LoadChannel(std::string_view api_key, const std::string& ip) {
   if (!identity::LooksLikeToken(api_key, identity::kApiKeyPrefix)) {
     return Unauthenticated("invalid API key");
   }
   if (!deployment_allowlist_.empty() && !deployment_allowlist_.Contains(ip)) {
     return PermissionDenied("access from this address is not allowed");
   }
-  Result<store::ChannelRecord> channel =
-      identity_.GetChannelByKeyHash(identity::TokenHash(api_key));
+  const std::string hash = identity::TokenHash(api_key);
+  Result<store::ChannelRecord> channel = identity_.GetChannelByKeyHash(hash);
   if (!channel.ok()) {
     if (channel.status().code() == ErrorCode::kNotFound) return Unauthenticated("invalid API key");
     return channel.status();
   }
   if (channel->status != "active") return Unauthenticated("invalid API key");
+  const int64_t now = env_->NowMicros();
+  if (hash == channel->api_key_hash) {
+    if (now >= channel->expires_at_us) return Unauthenticated("invalid API key");
+  } else if (hash != channel->previous_key_hash || now >= channel->previous_valid_until_us) {
+    return Unauthenticated("invalid API key");  // a rotated key after its overlap
+  }
   Actor actor;
   actor.kind = ActorKind::kChannel;
   actor.id = channel->name;

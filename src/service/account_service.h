@@ -18,9 +18,11 @@
 // in a Status message or an event.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,6 +38,7 @@
 #include "identity/password.h"
 #include "policy/policy.h"
 #include "service/actor.h"
+#include "service/login_throttle.h"
 #include "store/identity_store.h"
 #include "store/store.h"
 
@@ -56,7 +59,13 @@ inline constexpr char kEventRoleRequested[] = "role.requested";
 inline constexpr char kEventRoleApproved[] = "role.approved";
 inline constexpr char kEventRoleRejected[] = "role.rejected";
 inline constexpr char kEventChannelRegistered[] = "channel.registered";
+inline constexpr char kEventChannelKeyRotated[] = "channel.key_rotated";
+inline constexpr char kEventChannelRevoked[] = "channel.revoked";
 inline constexpr char kEventAccessDenied[] = "access.denied";
+// Summaries, one per client address and window (issues 10.6, 10.12): the
+// reason says how many and over which window.
+inline constexpr char kEventRejectedToken[] = "auth.rejected_token";
+inline constexpr char kEventLoginRefused[] = "auth.login_refused";
 
 // One security-relevant event. Holds ids, roles, addresses and short
 // machine reasons only: never a password, code, token or customer value.
@@ -139,12 +148,26 @@ struct ChannelView {
   std::string name;
   std::string created_by;
   int64_t created_at_us = 0;
-  std::string status;
+  std::string status;                  // active | disabled | revoked
+  int64_t expires_at_us = 0;           // the current key's end
+  int64_t previous_valid_until_us = 0; // 0: no previous key still working
+  int64_t revoked_at_us = 0;           // 0: not revoked
 };
 
 struct RegisteredChannel {
   ChannelView channel;
   std::string api_key;  // "cvk_...": shown once, stored only hashed
+};
+
+// Load of the password verifications (issue 10.6): read by tests, later
+// by metrics.
+struct LoginLoad {
+  int concurrent_max = 0;          // the bound (auth.login_concurrent_max, 0 = cores)
+  int in_flight = 0;               // verifications running now
+  int high_water = 0;              // the most that ever ran at once
+  int64_t verifications = 0;       // argon2 verifications started
+  int64_t refused_busy = 0;        // 503: every slot was taken
+  int64_t refused_throttled = 0;   // 429: the address's bucket was empty
 };
 
 struct InitialCredential {
@@ -172,6 +195,15 @@ inline constexpr size_t kOneTimePasswordLength = 20;
 // would serialise every request on the writer); idle expiry is therefore
 // exact to within this interval.
 inline constexpr int64_t kSessionTouchIntervalUs = 60'000'000;
+// Refused tokens and refused logins are audited as one summary per client
+// address per window (issues 10.6, 10.12), for at most this many addresses
+// at once (the rest share one summary, address "*").
+inline constexpr int64_t kRefusalSummaryWindowUs = 60'000'000;
+inline constexpr size_t kRefusalSummaryAddressesMax = 4096;
+// Unknown usernames tried at login, tracked for their lockout (issue 10.9).
+inline constexpr size_t kUnknownNamesTrackedMax = 10000;
+// Client addresses with a login bucket (issue 10.6).
+inline constexpr size_t kLoginThrottleAddressesMax = 65536;
 
 class AccountService {
  public:
@@ -193,14 +225,19 @@ class AccountService {
   Status Authorize(const Actor& actor, policy::Operation operation);
 
   // ---- login and sessions ----
-  // Deployment IP allow-list first (403), then the account: unknown,
-  // pending or disabled accounts, wrong passwords and wrong, missing or
-  // replayed TOTP codes all answer the same 401 and count as failures;
-  // the configured number of consecutive failures locks the account (423)
-  // for lockout_minutes; while locked every attempt is 423 without looking
-  // at the password and is not counted. Per-account allow-list: 403.
+  // Deployment IP allow-list first (403), then the address's login bucket
+  // (429; `retry_after_seconds` says when to retry), then the account:
+  // unknown, pending or disabled accounts, wrong passwords and wrong,
+  // missing or replayed TOTP codes all answer the same 401 and count as
+  // failures (unknown names too, in a bounded table); the configured
+  // number of consecutive failures locks the name (423) for
+  // lockout_minutes; while locked every attempt is 423 without looking at
+  // the password and is not counted. At most login_concurrent_max password
+  // verifications run at once; beyond that 503 at once, no verification.
+  // The per-account allow-list (403) only after a correct password.
   Result<LoginResult> Login(const std::string& username, const std::string& password,
-                            const std::string& otp, const std::string& ip);
+                            const std::string& otp, const std::string& ip,
+                            int64_t* retry_after_seconds = nullptr);
   // The actor of a full session: 401 for an unknown, idle-expired,
   // absolutely expired or disabled session (expired sessions are deleted),
   // 403 for an address outside an allow-list, and 403 "password change
@@ -209,11 +246,25 @@ class AccountService {
   // The same, but a limited session passes, with its limits: for logout,
   // password change and TOTP enrolment only.
   Result<SessionActor> AuthenticateSelfService(std::string_view token, const std::string& ip);
+  // The bearer credential of an API request: "" is refused as missing, a
+  // "cvk_" key goes to AuthenticateChannel, anything else to Authenticate.
+  // Every refusal of a missing or bad credential is counted into one
+  // auth.rejected_token summary per address and window (issue 10.12).
+  Result<Actor> AuthenticateBearer(std::string_view token, const std::string& ip);
+  // Writes the summaries of refusals whose window has ended (done also on
+  // the way by the calls above); `all` writes the open windows too (at
+  // shutdown and in tests).
+  void FlushRefusalSummaries(bool all = false);
+  LoginLoad login_load() const;
   Status Logout(const Actor& actor);
   // Policy, no reuse of the last password_history passwords (the current
-  // one included). A wrong old password counts as a login failure.
+  // one included). A wrong old password counts as a login failure. Every
+  // other session of the account ends in the same transaction (the one
+  // that made the change stays); their number goes to
+  // `other_sessions_ended` when given and into the audit entry.
   Status ChangePassword(const Actor& actor, const std::string& old_password,
-                        const std::string& new_password);
+                        const std::string& new_password,
+                        int64_t* other_sessions_ended = nullptr);
   // A new secret, pending until confirmed; kConflict if already enrolled.
   Result<TotpEnrolment> BeginTotpEnrolment(const Actor& actor);
   // kPermissionDenied for a wrong code; kNotFound if nothing is pending.
@@ -242,10 +293,21 @@ class AccountService {
   Result<RoleRequestView> DecideRoleRequest(const Actor& actor, const std::string& request_id,
                                             bool approve, const std::string& comment);
 
-  // ---- channels ----
-  Result<RegisteredChannel> RegisterChannel(const Actor& actor, const std::string& name);
+  // ---- channels (channel.manage) ----
+  // The key expires at `expires_at_us` (0: auth.channel_key_days from now);
+  // it must lie in the future and at most auth.channel_key_days_max ahead.
+  Result<RegisteredChannel> RegisterChannel(const Actor& actor, const std::string& name,
+                                            int64_t expires_at_us = 0);
   Result<std::vector<ChannelView>> ListChannels(const Actor& actor);
-  // 401 unless the key belongs to an active channel; deployment allow-list
+  // A new key (returned once, expiring as for RegisterChannel); the old one
+  // keeps working for auth.channel_key_overlap_hours, then is refused.
+  // kNotFound unless the channel exists and is active. Audited.
+  Result<RegisteredChannel> RotateChannelKey(const Actor& actor, const std::string& name,
+                                             int64_t expires_at_us = 0);
+  // Every key of the channel stops working with the next request. Audited.
+  Result<ChannelView> RevokeChannel(const Actor& actor, const std::string& name);
+  // 401 unless the key is the current key of an active channel before its
+  // expiry, or its previous key within the overlap; deployment allow-list
   // applies.
   Result<Actor> AuthenticateChannel(std::string_view api_key, const std::string& ip);
 
@@ -280,6 +342,8 @@ class AccountService {
                  std::vector<Role> totp_roles);
 
   bool TotpRequired(Role role) const;
+  // The expiry of a new channel key: `requested_us` checked, or the default.
+  Result<int64_t> ChannelKeyExpiry(int64_t requested_us, int64_t now_us) const;
   bool PasswordExpired(const store::AccountRecord& account, int64_t now_us) const;
   Status RecordEvent(SecurityEvent event);
   // Records a refused login and answers `answer`.
@@ -289,11 +353,39 @@ class AccountService {
   Status CountFailure(const store::AccountRecord& account, const std::string& ip,
                       const std::string& reason);
   Result<SessionActor> LoadSession(std::string_view token, const std::string& ip);
+  Result<Actor> LoadChannel(std::string_view api_key, const std::string& ip);
   Result<store::AccountRecord> AccountOf(const Actor& actor);
   Status CheckAllowlists(const store::AccountRecord& account, const std::string& ip) const;
   // Constant-ish time for unknown users: verify against a dummy hash made
   // with the configured parameters, so "no such user" costs a hash too.
   void BurnPasswordVerification(const std::string& password);
+
+  // One of the login_concurrent_max password-verification slots, held
+  // while argon2 runs; released when destroyed.
+  class VerificationSlot {
+   public:
+    explicit VerificationSlot(std::atomic<int>* in_flight) : in_flight_(in_flight) {}
+    VerificationSlot(VerificationSlot&& other) noexcept : in_flight_(other.in_flight_) {
+      other.in_flight_ = nullptr;
+    }
+    VerificationSlot& operator=(VerificationSlot&&) = delete;
+    ~VerificationSlot() {
+      if (in_flight_ != nullptr) in_flight_->fetch_sub(1);
+    }
+
+   private:
+    std::atomic<int>* in_flight_;
+  };
+  // A slot, or kUnavailable (503) at once when all are taken (counted into
+  // the auth.login_refused summary of `ip`).
+  Result<VerificationSlot> EnterVerification(const std::string& ip,
+                                             int64_t* retry_after_seconds);
+  // Unknown usernames (issue 10.9): locked now? / one more failure (true
+  // when it locks the name).
+  bool UnknownNameLocked(const std::string& username, int64_t now_us);
+  bool CountUnknownNameFailure(const std::string& username, int64_t now_us);
+  // Counts one refusal of `type` from `ip` into its window's summary.
+  void CountRefusal(const char* type, const std::string& ip);
 
   Env* env_;
   const Config& config_;
@@ -306,6 +398,31 @@ class AccountService {
 
   std::once_flag dummy_hash_once_;
   std::string dummy_hash_;
+
+  const int login_concurrent_max_;
+  std::atomic<int> verifications_in_flight_{0};
+  std::atomic<int> verifications_high_water_{0};
+  std::atomic<int64_t> verifications_{0};
+  std::atomic<int64_t> refused_busy_{0};
+  std::atomic<int64_t> refused_throttled_{0};
+  std::unique_ptr<LoginThrottle> throttle_;
+
+  struct UnknownName {
+    int failures = 0;
+    int64_t locked_until_us = 0;
+    int64_t last_us = 0;
+  };
+  std::mutex unknown_names_mutex_;
+  std::map<std::string, UnknownName> unknown_names_;  // guarded
+
+  struct RefusalWindow {
+    int64_t start_us = 0;
+    int64_t count = 0;
+  };
+  std::mutex refusals_mutex_;
+  // (event type, address) -> the open window; guarded
+  std::map<std::pair<std::string, std::string>, RefusalWindow> refusals_;
+  std::atomic<int64_t> refusals_due_us_{std::numeric_limits<int64_t>::max()};  // earliest window end
 
   std::mutex reveal_mutex_;
   std::function<void()> password_changed_hook_;

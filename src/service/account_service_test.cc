@@ -3,8 +3,13 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <condition_variable>
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "common/fake_env.h"
 #include "identity/base32.h"
@@ -24,8 +29,14 @@ constexpr char kGoodPassword[] = "Start-Password-2026";
 class RecordingSink final : public SecurityEventSink {
  public:
   Status Record(const SecurityEvent& event) override {
+    std::unique_lock lock(mutex);
     if (fail) return Internal("audit disk full");
     events.push_back(event);
+    if (event.type == hold_type) {
+      held = true;
+      changed.notify_all();
+      changed.wait(lock, [this] { return !hold_type.empty() && released; });
+    }
     return Status::Ok();
   }
   int Count(const std::string& type) const {
@@ -33,8 +44,22 @@ class RecordingSink final : public SecurityEventSink {
     for (const SecurityEvent& e : events) n += e.type == type ? 1 : 0;
     return n;
   }
+  std::vector<SecurityEvent> Of(const std::string& type) const {
+    std::vector<SecurityEvent> out;
+    for (const SecurityEvent& e : events) {
+      if (e.type == type) out.push_back(e);
+    }
+    return out;
+  }
   std::vector<SecurityEvent> events;
   bool fail = false;
+  // A Record of this type waits until `released` (tests that need a call
+  // held in the middle).
+  std::string hold_type;
+  bool held = false;
+  bool released = false;
+  std::mutex mutex;
+  std::condition_variable changed;
 };
 
 class AccountServiceTest : public ::testing::Test {
@@ -362,6 +387,228 @@ TEST_F(AccountServiceTest, R_ACC_3_DisabledAccountsTokenStopsWorkingAtOnce) {
   EXPECT_EQ(sink_.Count(kEventAccountDisabled), 1);
 }
 
+// Issue 10.5: a password change ends every other session of the account
+// (whoever held the old password is out), keeps the one that made it, says
+// how many ended and records it.
+TEST_F(AccountServiceTest, R_ACC_4_PasswordChangeEndsEveryOtherSessionOfTheAccount) {
+  AddAccount("li.lei", Role::kEntryClerk);
+  AddAccount("han.mei", Role::kEntryClerk);
+  Result<LoginResult> first = Login("li.lei");
+  Result<LoginResult> second = Login("li.lei");
+  Result<LoginResult> third = Login("li.lei");
+  Result<LoginResult> other_account = Login("han.mei");
+  ASSERT_TRUE(first.ok() && second.ok() && third.ok() && other_account.ok());
+  const Actor actor = *Service().Authenticate(first->token, kIp);
+  int64_t ended = -1;
+  ASSERT_TRUE(
+      Service().ChangePassword(actor, kGoodPassword, "Changed-Password-2027!", &ended).ok());
+  EXPECT_EQ(ended, 2);
+  EXPECT_TRUE(Service().Authenticate(first->token, kIp).ok());
+  EXPECT_EQ(Service().Authenticate(second->token, kIp).status().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(Service().Authenticate(third->token, kIp).status().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(Service().Authenticate(other_account->token, kIp).ok());
+  ASSERT_EQ(sink_.Count(kEventPasswordChanged), 1);
+  EXPECT_EQ(sink_.Of(kEventPasswordChanged)[0].reason, "2 other sessions ended");
+  // The next change ends the session that made the first one.
+  Result<LoginResult> again = Login("li.lei", "Changed-Password-2027!");
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(Service()
+                  .ChangePassword(*Service().Authenticate(again->token, kIp), "Changed-Password-2027!",
+                                  "Third-Password-2028!", &ended)
+                  .ok());
+  EXPECT_EQ(ended, 1);
+  EXPECT_EQ(Service().Authenticate(first->token, kIp).status().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(Service().Authenticate(again->token, kIp).ok());
+}
+
+// Issue 10.9: no answer tells a real username from an unknown one: wrong
+// passwords until the lockout and during it, and from an address outside
+// the account's allow-list (checked only after a correct password).
+TEST_F(AccountServiceTest, R_ACC_4_UnknownAndKnownNamesGetTheSameAnswerAtEveryStep) {
+  config_.auth.lockout_failures = 3;
+  config_.auth.lockout_minutes = 15;
+  AddAccount("li.lei", Role::kEntryClerk, "192.168.0.0/16");  // kIp is outside it
+  const ErrorCode expected[] = {ErrorCode::kUnauthenticated, ErrorCode::kUnauthenticated,
+                                ErrorCode::kLocked, ErrorCode::kLocked, ErrorCode::kLocked};
+  for (int i = 0; i < 5; ++i) {
+    const Status known = Login("li.lei", "Wrong-Password-2026").status();
+    const Status unknown = Login("no.such.user", "Wrong-Password-2026").status();
+    EXPECT_EQ(known.code(), expected[i]) << i;
+    EXPECT_EQ(unknown.code(), known.code()) << i;
+    EXPECT_EQ(unknown.message(), known.message()) << i;
+  }
+  EXPECT_EQ(sink_.Count(kEventLockout), 2);
+  // The lock ends for both at the same time; the count restarts for both.
+  env_.AdvanceMicros(15 * kMinuteUs);
+  for (int i = 0; i < 3; ++i) {
+    const Status known = Login("li.lei", "Wrong-Password-2026", "", "10.9.9.9").status();
+    const Status unknown = Login("no.such.user", "Wrong-Password-2026", "", "10.9.9.9").status();
+    EXPECT_EQ(known.code(), expected[i]) << i;
+    EXPECT_EQ(unknown.code(), known.code()) << i;
+    EXPECT_EQ(unknown.message(), known.message()) << i;
+  }
+  // Only the right password from outside the allow-list learns of it.
+  env_.AdvanceMicros(15 * kMinuteUs);
+  EXPECT_EQ(Login("li.lei").status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(Login("li.lei", kGoodPassword, "", "192.168.1.1").ok());
+}
+
+// Issue 10.6: a token bucket per client address before any argon2 run.
+TEST(InMemoryLoginThrottleTest, BurstThenRefillRateWithRetryAfterAndABoundedTable) {
+  InMemoryLoginThrottle throttle(/*per_minute=*/10, /*burst=*/20, /*addresses_max=*/3);
+  const int64_t t0 = 1'000'000'000;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(throttle.Take("10.0.0.1", t0), 0) << i;
+  EXPECT_EQ(throttle.Take("10.0.0.1", t0), 6);  // one token per 6 s
+  EXPECT_EQ(throttle.Take("10.0.0.1", t0 + 3'000'000), 3);
+  EXPECT_EQ(throttle.Take("10.0.0.1", t0 + 6'000'000), 0);
+  EXPECT_EQ(throttle.Take("10.0.0.2", t0), 0);  // another address has its own bucket
+  // Full table: new addresses share one overflow bucket, the table stays bounded.
+  EXPECT_EQ(throttle.Take("10.0.0.3", t0), 0);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(throttle.Take("10.1.0." + std::to_string(i), t0), 0);
+  EXPECT_GT(throttle.Take("10.1.1.1", t0), 0);
+  EXPECT_EQ(throttle.AddressesTracked(), 3u);
+  // Once buckets have refilled their addresses are forgotten for new ones.
+  EXPECT_EQ(throttle.Take("10.2.0.1", t0 + 600'000'000), 0);
+  EXPECT_LE(throttle.AddressesTracked(), 3u);
+}
+
+TEST_F(AccountServiceTest, R_ACC_4_LoginsPerAddressAreThrottledWithoutAnyPasswordCheck) {
+  config_.auth.login_per_minute = 10;
+  config_.auth.login_burst = 3;
+  AddAccount("li.lei", Role::kEntryClerk);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Login("li.lei", "Wrong-Password-1").status().code(),
+                                        ErrorCode::kUnauthenticated);
+  const int64_t verified = Service().login_load().verifications;
+  int64_t retry_after = 0;
+  Result<LoginResult> refused = Service().Login("li.lei", kGoodPassword, "", kIp, &retry_after);
+  EXPECT_EQ(refused.status().code(), ErrorCode::kRateLimited);
+  EXPECT_EQ(retry_after, 6);
+  EXPECT_EQ(Service().login_load().verifications, verified);  // no argon2 run
+  EXPECT_EQ(Service().login_load().refused_throttled, 1);
+  EXPECT_TRUE(Login("li.lei", kGoodPassword, "", "10.7.7.7").ok());  // other addresses unaffected
+  env_.AdvanceMicros(6'000'000);
+  EXPECT_TRUE(Login("li.lei").ok());
+  // Refusals are one summary per address and window, not an entry each.
+  EXPECT_EQ(sink_.Count(kEventLoginRefused), 0);
+  env_.AdvanceMicros(kRefusalSummaryWindowUs);
+  Service().FlushRefusalSummaries();
+  ASSERT_EQ(sink_.Count(kEventLoginRefused), 1);
+  EXPECT_EQ(sink_.Of(kEventLoginRefused)[0].ip, kIp);
+}
+
+// Issue 10.6: while every verification slot is taken, a login is refused
+// at once (503) without running argon2.
+TEST_F(AccountServiceTest, R_ACC_4_LoginIsRefusedAtOnceWhileEveryVerificationSlotIsTaken) {
+  config_.auth.login_concurrent_max = 1;
+  AddAccount("li.lei", Role::kEntryClerk);
+  AddAccount("han.mei", Role::kEntryClerk);
+  const Actor actor = StaffActor("li.lei");
+  // A password change holds its slot until its audit entry is written:
+  // hold it there.
+  sink_.hold_type = kEventPasswordChanged;
+  std::thread changer([&] {
+    EXPECT_TRUE(Service().ChangePassword(actor, kGoodPassword, "Changed-Password-2027!").ok());
+  });
+  {
+    std::unique_lock lock(sink_.mutex);
+    sink_.changed.wait(lock, [&] { return sink_.held; });
+  }
+  EXPECT_EQ(Service().login_load().in_flight, 1);
+  const int64_t verified = Service().login_load().verifications;
+  int64_t retry_after = 0;
+  Result<LoginResult> busy = Service().Login("han.mei", kGoodPassword, "", kIp, &retry_after);
+  EXPECT_EQ(busy.status().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(retry_after, 1);
+  EXPECT_EQ(Login("no.such.user", "Wrong-Password-1").status().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(Service().login_load().verifications, verified);
+  EXPECT_EQ(Service().login_load().refused_busy, 2);
+  {
+    std::lock_guard lock(sink_.mutex);
+    sink_.released = true;
+    sink_.changed.notify_all();
+  }
+  changer.join();
+  EXPECT_EQ(Service().login_load().in_flight, 0);
+  EXPECT_TRUE(Login("han.mei").ok());
+}
+
+// Issue 10.6: many threads logging in at once never run more verifications
+// at a time than the bound; every attempt either ran one or was refused.
+TEST_F(AccountServiceTest, R_ACC_4_ConcurrentVerificationsNeverExceedTheBound) {
+  config_.auth.login_concurrent_max = 2;
+  config_.auth.argon2_memory_kib = 4096;  // long enough to overlap
+  AddAccount("li.lei", Role::kEntryClerk);
+  constexpr int kThreads = 12;
+  constexpr int kAttempts = 5;
+  Service();  // built before the threads start
+  std::atomic<int> refused{0};
+  std::atomic<int> unauthenticated{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string ip = "10.8.0." + std::to_string(t);  // no throttle: own bucket each
+      for (int i = 0; i < kAttempts; ++i) {
+        const ErrorCode code =
+            Service().Login(t % 2 ? "li.lei" : "nobody", "Wrong-Password-1", "", ip).status().code();
+        if (code == ErrorCode::kUnavailable) ++refused;
+        if (code == ErrorCode::kUnauthenticated || code == ErrorCode::kLocked) ++unauthenticated;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const LoginLoad load = Service().login_load();
+  EXPECT_EQ(load.concurrent_max, 2);
+  EXPECT_GE(load.high_water, 1);
+  EXPECT_LE(load.high_water, 2);
+  EXPECT_EQ(load.in_flight, 0);
+  EXPECT_EQ(refused + unauthenticated, kThreads * kAttempts);
+  EXPECT_EQ(load.refused_busy, refused);
+  EXPECT_LE(load.verifications, kThreads * kAttempts);
+}
+
+// Issue 10.12: requests with a missing or bad credential are audited, but
+// as one summary per client address and window, not one entry each.
+TEST_F(AccountServiceTest, RejectedTokensAreAuditedAsOneSummaryPerAddressAndWindow) {
+  constexpr int kBogus = 50;
+  for (int i = 0; i < kBogus; ++i) {
+    const std::string token = i % 3 == 0   ? ""
+                              : i % 3 == 1 ? "cvs_" + std::string(64, 'a')
+                                           : "cvk_" + std::string(64, 'b');
+    EXPECT_EQ(Service().AuthenticateBearer(token, kIp).status().code(),
+              ErrorCode::kUnauthenticated);
+  }
+  EXPECT_EQ(Service().AuthenticateBearer("garbage", "10.5.5.5").status().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(sink_.Count(kEventRejectedToken), 0);  // the window is still open
+  env_.AdvanceMicros(kRefusalSummaryWindowUs);
+  // The next request (of anyone) writes the summaries of ended windows.
+  AddAccount("li.lei", Role::kEntryClerk);
+  Result<LoginResult> login = Login("li.lei");
+  ASSERT_TRUE(Service().AuthenticateBearer(login->token, kIp).ok());
+  const std::vector<SecurityEvent> summaries = sink_.Of(kEventRejectedToken);
+  ASSERT_EQ(summaries.size(), 2u);
+  std::map<std::string, std::string> by_ip;
+  for (const SecurityEvent& e : summaries) by_ip[e.ip] = e.reason;
+  EXPECT_EQ(by_ip[kIp].rfind("50 in the window ", 0), 0u) << by_ip[kIp];
+  EXPECT_EQ(by_ip["10.5.5.5"].rfind("1 in the window ", 0), 0u) << by_ip["10.5.5.5"];
+  // Bounded: a flood from more addresses than the table holds still
+  // writes at most one summary per tracked address plus one shared one.
+  for (size_t i = 0; i < kRefusalSummaryAddressesMax + 100; ++i) {
+    Service().AuthenticateBearer("", "10.6." + std::to_string(i / 256) + "." +
+                                         std::to_string(i % 256)).status().IgnoreError();
+  }
+  Service().FlushRefusalSummaries(/*all=*/true);
+  const std::vector<SecurityEvent> flood = sink_.Of(kEventRejectedToken);
+  EXPECT_EQ(flood.size(), 2u + kRefusalSummaryAddressesMax + 1);
+  const auto shared = std::find_if(flood.begin(), flood.end(),
+                                   [](const SecurityEvent& e) { return e.ip == "*"; });
+  ASSERT_NE(shared, flood.end());
+  EXPECT_EQ(shared->reason.rfind("100 in the window ", 0), 0u) << shared->reason;
+}
+
 TEST_F(AccountServiceTest, R_ACC_1_ASecondAdminDutyOnOneAccountIsRefused) {
   config_.auth.totp_required_roles = "";  // about accounts, not TOTP
   AddAccount("admin", Role::kSysAdmin);
@@ -546,6 +793,72 @@ TEST_F(AccountServiceTest, ChannelsGetAKeyOnceAndMayOnlyCreateCustomers) {
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ(Service().RegisterChannel(admin, "wechat-mini").status().code(), ErrorCode::kConflict);
+}
+
+// Issue 11.4: channel keys expire, rotate with a bounded overlap, and a
+// revocation takes effect with the next request; each change is audited.
+TEST_F(AccountServiceTest, R_ACC_2_ChannelKeysExpireRotateWithAnOverlapAndRevokeAtOnce) {
+  config_.auth.totp_required_roles = "";
+  config_.auth.channel_key_days = 365;
+  config_.auth.channel_key_days_max = 730;
+  config_.auth.channel_key_overlap_hours = 24;
+  AddAccount("admin", Role::kSysAdmin);
+  AddAccount("li.lei", Role::kEntryClerk);
+  const Actor admin = StaffActor("admin");
+  const int64_t now = env_.NowMicros();
+  // Expiry: the default, a chosen one, and the bounds.
+  Result<RegisteredChannel> first = Service().RegisterChannel(admin, "wechat-mini");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->channel.expires_at_us, now + 365 * kDayUs);
+  EXPECT_EQ(Service().RegisterChannel(admin, "too-long", now + 731 * kDayUs).status().code(),
+            ErrorCode::kValidationFailed);
+  EXPECT_EQ(Service().RegisterChannel(admin, "past", now - 1).status().code(),
+            ErrorCode::kValidationFailed);
+  Result<RegisteredChannel> short_lived =
+      Service().RegisterChannel(admin, "kiosk", now + 10 * kDayUs);
+  ASSERT_TRUE(short_lived.ok());
+  env_.AdvanceMicros(10 * kDayUs - 1);
+  EXPECT_TRUE(Service().AuthenticateChannel(short_lived->api_key, kIp).ok());
+  env_.AdvanceMicros(1);
+  EXPECT_EQ(Service().AuthenticateChannel(short_lived->api_key, kIp).status().code(),
+            ErrorCode::kUnauthenticated);
+
+  // Rotation: the new key at once, the old one through the overlap only.
+  Result<RegisteredChannel> rotated = Service().RotateChannelKey(admin, "wechat-mini");
+  ASSERT_TRUE(rotated.ok()) << rotated.status().ToString();
+  EXPECT_NE(rotated->api_key, first->api_key);
+  EXPECT_EQ(rotated->channel.previous_valid_until_us, env_.NowMicros() + 24 * 60 * kMinuteUs);
+  EXPECT_TRUE(Service().AuthenticateChannel(rotated->api_key, kIp).ok());
+  EXPECT_TRUE(Service().AuthenticateChannel(first->api_key, kIp).ok());
+  env_.AdvanceMicros(24 * 60 * kMinuteUs - 1);
+  EXPECT_TRUE(Service().AuthenticateChannel(first->api_key, kIp).ok());
+  env_.AdvanceMicros(1);
+  EXPECT_EQ(Service().AuthenticateChannel(first->api_key, kIp).status().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(Service().AuthenticateChannel(rotated->api_key, kIp).ok());
+  EXPECT_EQ(sink_.Count(kEventChannelKeyRotated), 1);
+
+  // Revocation: every key of the channel, at once, also within an overlap.
+  Result<RegisteredChannel> again = Service().RotateChannelKey(admin, "wechat-mini");
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(Service().AuthenticateChannel(rotated->api_key, kIp).ok());  // in its overlap
+  Result<ChannelView> revoked = Service().RevokeChannel(admin, "wechat-mini");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(revoked->status, "revoked");
+  EXPECT_EQ(revoked->revoked_at_us, env_.NowMicros());
+  for (const std::string& key : {again->api_key, rotated->api_key, first->api_key}) {
+    EXPECT_EQ(Service().AuthenticateChannel(key, kIp).status().code(), ErrorCode::kUnauthenticated);
+  }
+  EXPECT_EQ(sink_.Count(kEventChannelRevoked), 1);
+  EXPECT_EQ(Service().RotateChannelKey(admin, "wechat-mini").status().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(Service().RevokeChannel(admin, "wechat-mini").status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(Service().RevokeChannel(admin, "no-such").status().code(), ErrorCode::kNotFound);
+  // Only channel.manage (sys_admin) manages them.
+  const Actor clerk = StaffActor("li.lei");
+  EXPECT_EQ(Service().RotateChannelKey(clerk, "kiosk").status().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(Service().RevokeChannel(clerk, "kiosk").status().code(), ErrorCode::kPermissionDenied);
 }
 
 TEST_F(AccountServiceTest, RevealsAreRateLimitedPerAccountOverASlidingHour) {

@@ -182,6 +182,10 @@ Status BusinessService::RequireCustomer(const Actor& actor, std::string_view ope
   if (customer_id.empty() || customer_id.size() > store::kCustomerIdBytesMax) {
     return NotFound("customer does not exist");
   }
+  // A channel needs the record to know whose customer it is (issue 11.4).
+  if (actor.kind == ActorKind::kChannel) {
+    return LoadCustomer(actor, operation, kind, customer_id).status();
+  }
   ASSIGN_OR_RETURN(const std::vector<std::string> existing,
                    store_.ExistingCustomerIds({customer_id}));
   if (!existing.empty()) return Status::Ok();
@@ -201,6 +205,13 @@ Result<store::CustomerRecord> BusinessService::LoadCustomer(const Actor& actor,
   if (!record.ok() && record.status().code() == ErrorCode::kNotFound) {
     RETURN_IF_ERROR(Audit(actor, operation, customer_id, audit::result::kFailed,
                           {{"kind", kind}, {"reason", "not_found"}}));
+  }
+  // Issue 11.4: a channel writes only for the customers it created; any
+  // other customer is answered exactly as a missing one.
+  if (record.ok() && actor.kind == ActorKind::kChannel && record->channel != actor.ChannelName()) {
+    RETURN_IF_ERROR(Audit(actor, operation, customer_id, audit::result::kFailed,
+                          {{"kind", kind}, {"reason", "not_own_customer"}}));
+    return NotFound("customer does not exist");
   }
   return record;
 }

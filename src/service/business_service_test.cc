@@ -226,6 +226,10 @@ TEST_F(BusinessServiceTest, RolesWithoutBusinessAccessAreRefusedAndAudited) {  /
 
 TEST_F(BusinessServiceTest, AChannelMayAddButNotListAndNeverSeesSummaries) {  // R-ACC-2
   const Actor channel = ChannelActor();
+  // Issue 11.4: only for a customer the channel created itself.
+  Result<CustomerView> own = vault_->customers().Create(channel, {{"name", "王五"}});
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  customer_id_ = own->id;
   Result<TransactionView> added = business().AddTransaction(channel, customer_id_, Purchase(100));
   ASSERT_TRUE(added.ok()) << added.status().ToString();
   EXPECT_EQ(added->created_by, "channel:pos-system");
@@ -247,6 +251,44 @@ TEST_F(BusinessServiceTest, AChannelMayAddButNotListAndNeverSeesSummaries) {  //
   ASSERT_TRUE(complaints.ok());
   ASSERT_EQ(complaints->items.size(), 1u);
   EXPECT_EQ(complaints->items[0].summary, kSecretSummary);
+}
+
+// Issue 11.4: a channel writes business records (transactions, complaints,
+// cooperation, closing a complaint) only for customers it created; for a
+// staff-created customer or another channel's, the answer is exactly the
+// one for an id that does not exist.
+TEST_F(BusinessServiceTest, R_ACC_2_AChannelWritesOnlyForItsOwnCustomersAndCannotProbeOthers) {
+  const Actor channel = ChannelActor();
+  Result<RegisteredChannel> other_key =
+      vault_->accounts().RegisterChannel(ActorWith(Role::kSysAdmin), "web-form");
+  ASSERT_TRUE(other_key.ok());
+  const Actor other = *vault_->accounts().AuthenticateChannel(other_key->api_key, "10.1.2.4");
+  Result<CustomerView> own = vault_->customers().Create(channel, {{"name", "王五"}});
+  Result<CustomerView> others = vault_->customers().Create(other, {{"name", "赵六"}});
+  ASSERT_TRUE(own.ok() && others.ok());
+  Result<ComplaintView> staff_complaint =
+      business().AddComplaint(manager_, customer_id_, OpenComplaint());
+  Result<ComplaintView> own_complaint = business().AddComplaint(channel, own->id, OpenComplaint());
+  ASSERT_TRUE(staff_complaint.ok() && own_complaint.ok());
+
+  const std::string missing = "c_does_not_exist_0000000000";
+  for (const std::string& id : {customer_id_, others->id, missing}) {
+    const Status transaction = business().AddTransaction(channel, id, Purchase(100)).status();
+    const Status complaint = business().AddComplaint(channel, id, OpenComplaint()).status();
+    const Status cooperation = business().AddCooperation(channel, id, Distributor()).status();
+    const std::string complaint_id = id == customer_id_ ? staff_complaint->id : "x_1";
+    const Status close = business().CloseComplaint(channel, id, complaint_id, "").status();
+    for (const Status& s : {transaction, complaint, cooperation, close}) {
+      EXPECT_EQ(s.code(), ErrorCode::kNotFound) << id << " " << s.ToString();
+      EXPECT_EQ(s.message(), "customer does not exist") << id;
+    }
+  }
+  // Its own customer: every write, closing its complaint included.
+  EXPECT_TRUE(business().AddTransaction(channel, own->id, Purchase(100)).ok());
+  EXPECT_TRUE(business().AddCooperation(channel, own->id, Distributor()).ok());
+  EXPECT_TRUE(business().CloseComplaint(channel, own->id, own_complaint->id, "").ok());
+  // Staff are not limited by who created the customer.
+  EXPECT_TRUE(business().AddTransaction(manager_, own->id, Purchase(100)).ok());
 }
 
 TEST_F(BusinessServiceTest, EveryInvalidFieldIsNamedAtOnce) {  // R-TAG-2, R-CAT-4

@@ -14,13 +14,15 @@
 
 namespace custvault::service {
 
-// Cheap password hashing and no TOTP, so tests can log in many times; the
-// account tests cover TOTP and the real parameters themselves.
+// Cheap password hashing, no TOTP and no login throttle, so tests can log
+// in many times; the account tests cover those themselves.
 inline std::map<std::string, std::string> FastAuthEnvironment(
     std::map<std::string, std::string> environment = {}) {
   environment.emplace("CUSTVAULT_AUTH_ARGON2_MEMORY_KIB", "8192");
   environment.emplace("CUSTVAULT_AUTH_ARGON2_ITERATIONS", "1");
   environment.emplace("CUSTVAULT_AUTH_TOTP_REQUIRED_ROLES", "");
+  // Every test logs in from 127.0.0.1; the login throttle has its own tests.
+  environment.emplace("CUSTVAULT_AUTH_LOGIN_BURST", "1000000");
   return environment;
 }
 

@@ -163,6 +163,10 @@ std::string_view AuditOperationOf(const std::string& event_type) {
       {kEventRoleApproved, audit::op::kApprovalDecide},
       {kEventRoleRejected, audit::op::kApprovalDecide},
       {kEventChannelRegistered, audit::op::kChannelRegister},
+      {kEventChannelKeyRotated, audit::op::kChannelRotateKey},
+      {kEventChannelRevoked, audit::op::kChannelRevoke},
+      {kEventRejectedToken, audit::op::kAuthRejectedToken},
+      {kEventLoginRefused, audit::op::kAuthLoginRefused},
       {kEventAccessDenied, audit::op::kAccessDenied},
   };
   const auto found = kMap.find(event_type);

@@ -87,7 +87,13 @@ struct ChannelRecord {
   std::string api_key_hash;  // SM3 hex of the key; unique
   std::string created_by;
   int64_t created_at_us = 0;
-  std::string status = "active";  // active | disabled
+  std::string status = "active";  // active | disabled | revoked
+  int64_t expires_at_us = 0;      // the current key is refused from then on
+  // After a rotation the old key still works until previous_valid_until_us
+  // (the overlap); "" when there is none.
+  std::string previous_key_hash;
+  int64_t previous_valid_until_us = 0;
+  int64_t revoked_at_us = 0;  // 0: not revoked
 };
 
 class IdentityStore {
@@ -115,10 +121,13 @@ class IdentityStore {
                                     std::optional<int64_t> totp_step) = 0;
   // One transaction: the old hash goes to the history (keeping the newest
   // `history_keep`), the new hash and time are set, must_change_password as
-  // given. kNotFound if absent.
-  virtual Status ChangePassword(const std::string& account_id, const std::string& new_hash,
-                                int64_t changed_at_us, bool must_change_password,
-                                int history_keep) = 0;
+  // given, and every session of the account except `keep_session_id` ("":
+  // none kept) is deleted. Returns how many sessions ended. kNotFound if
+  // absent.
+  virtual Result<int64_t> ChangePassword(const std::string& account_id,
+                                         const std::string& new_hash, int64_t changed_at_us,
+                                         bool must_change_password, int history_keep,
+                                         const std::string& keep_session_id) = 0;
   // Newest first, at most `limit` (the current hash is not included).
   virtual Result<std::vector<std::string>> PasswordHistory(const std::string& account_id,
                                                            int limit) = 0;
@@ -154,8 +163,20 @@ class IdentityStore {
 
   // ---- channels ----
   virtual Status InsertChannel(const ChannelRecord& channel) = 0;  // kConflict on name or key
+  // The channel whose current or (still stored) previous key has this hash;
+  // the caller compares the hashes to tell which. kNotFound otherwise.
   virtual Result<ChannelRecord> GetChannelByKeyHash(const std::string& api_key_hash) = 0;
+  virtual Result<ChannelRecord> GetChannel(const std::string& name) = 0;  // kNotFound
   virtual Result<std::vector<ChannelRecord>> ListChannels() = 0;
+  // One transaction: the current key becomes the previous one (valid until
+  // `previous_valid_until_us`), `new_key_hash` the current one, expiring at
+  // `expires_at_us`. kNotFound unless the channel exists and is active.
+  virtual Status RotateChannelKey(const std::string& name, const std::string& new_key_hash,
+                                  int64_t previous_valid_until_us, int64_t expires_at_us) = 0;
+  // Status "revoked" at `revoked_at_us`, the previous key forgotten: no key
+  // of the channel works any more. kNotFound unless it exists and is not
+  // revoked already.
+  virtual Status RevokeChannel(const std::string& name, int64_t revoked_at_us) = 0;
 };
 
 // The identity tables of an SQLite store, on the same file and the same

@@ -21,12 +21,14 @@ import time
 BINARY = os.environ.get("CUSTVAULT_BINARY", "")
 STRONG_PASSWORD = "Correct-Horse-9-Battery"
 
-# Cheap password hashing and no TOTP: most tests log in many times. The
-# TOTP tests use the default settings.
+# Cheap password hashing, no TOTP and no login throttle: most tests log in
+# many times from 127.0.0.1. The TOTP and login-flood tests use the
+# default settings.
 FAST_AUTH = {
     "CUSTVAULT_AUTH_ARGON2_MEMORY_KIB": "8192",
     "CUSTVAULT_AUTH_ARGON2_ITERATIONS": "1",
     "CUSTVAULT_AUTH_TOTP_REQUIRED_ROLES": "",
+    "CUSTVAULT_AUTH_LOGIN_BURST": "1000000",
 }
 
 

@@ -144,16 +144,21 @@ class BusinessApiTest(unittest.TestCase):
         r = self.server.request("POST", "/api/v1/channels", {"name": "pos-east"}, token=admin)
         self.assertEqual(r.status, 201, r.body)
         key = r.json()["api_key"]
-        r = self.server.request("POST", self.path("transactions"),
+        # Issue 11.4: a channel writes only for the customers it created.
+        r = self.server.request("POST", "/api/v1/customers", {"name": "周八"}, token=key)
+        self.assertEqual(r.status, 201, r.body)
+        own = r.json()["id"]
+        r = self.server.request("POST", self.path("transactions", own),
                                 {"amount_fen": 4200, "occurred_at": ago(5), "channel": "pos:east-7"}, token=key)
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(r.json()["created_by"], "channel:pos-east")
-        r = self.server.request("POST", self.path("complaints"), {"opened_at": ago(5), "summary": SUMMARY}, token=key)
+        r = self.server.request("POST", self.path("complaints", own), {"opened_at": ago(5), "summary": SUMMARY},
+                                token=key)
         self.assertEqual(r.status, 201, r.body)
         self.assertNotIn("summary", r.json())
         self.assertEqual(r.json()["summary_shown"], "hidden")
         for kind in ("transactions", "complaints", "cooperation"):
-            self.assertEqual(self.server.request("GET", self.path(kind), token=key).status, 403, kind)
+            self.assertEqual(self.server.request("GET", self.path(kind, own), token=key).status, 403, kind)
 
     def test_roles_without_business_access_are_refused_and_audited(self):  # R-ACC-2, R-AUD-1
         auditor = self.server.token_for("auditor")

@@ -103,6 +103,24 @@ class AccountsTest(unittest.TestCase):
         self.assertEqual(r.status, 423)
         self.assertEqual(r.json()["error"]["code"], "locked")
 
+    def test_a_password_change_ends_the_other_sessions(self):  # R-ACC-4, issue 10.5
+        created = self.new_account("two.desks", "entry_clerk")
+        self.assertEqual(self.security("POST", "/api/v1/role-requests/%s/approve"
+                                       % created["role_request_id"], {"comment": "ok"}).status, 200)
+        desk_a, password = self.server.first_login("two.desks", created["one_time_password"])
+        r = self.server.login("two.desks", password)
+        self.assertEqual(r.status, 200, r.body)
+        desk_b = r.json()["token"]
+        for token in (desk_a, desk_b):
+            self.assertEqual(self.server.request("GET", "/api/v1/catalog", token=token).status, 200)
+        r = self.server.request("POST", "/api/v1/auth/password",
+                                {"old_password": password, "new_password": "Another-Horse-7-Staple"},
+                                token=desk_a)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["other_sessions_ended"], 1)
+        self.assertEqual(self.server.request("GET", "/api/v1/catalog", token=desk_b).status, 401)
+        self.assertEqual(self.server.request("GET", "/api/v1/catalog", token=desk_a).status, 200)
+
     def test_grant_takes_effect_only_after_another_person_approves(self):  # R-ACC-3
         created = self.new_account("new.clerk", "entry_clerk")
         # Pending: cannot log in yet.

@@ -312,8 +312,31 @@ ALTER TABLE account_reviews_rebuilt RENAME TO account_reviews;
 CREATE INDEX account_reviews_by_account ON account_reviews(account_id, reviewed_at_us);
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3,
-                                       kMigration4, kMigration5, kMigration6};
+// Migration 7: channel keys expire, rotate with an overlap and can be
+// revoked (issue 11.4). Keys issued before expire a year after their
+// channel was registered (the default lifetime).
+constexpr char kMigration7[] = R"sql(
+CREATE TABLE channels_rebuilt (
+  name                    TEXT    NOT NULL PRIMARY KEY,
+  api_key_hash            TEXT    NOT NULL UNIQUE,
+  created_by              TEXT    NOT NULL,
+  created_at_us           INTEGER NOT NULL,
+  status                  TEXT    NOT NULL CHECK (status IN ('active', 'disabled', 'revoked')),
+  expires_at_us           INTEGER NOT NULL,
+  previous_key_hash       TEXT    UNIQUE,
+  previous_valid_until_us INTEGER NOT NULL DEFAULT 0,
+  revoked_at_us           INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO channels_rebuilt (name, api_key_hash, created_by, created_at_us, status,
+                              expires_at_us)
+  SELECT name, api_key_hash, created_by, created_at_us, status,
+         created_at_us + 365 * 86400000000 FROM channels;
+DROP TABLE channels;
+ALTER TABLE channels_rebuilt RENAME TO channels;
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
+                                       kMigration5, kMigration6, kMigration7};
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 
 constexpr char kCreateVersionTable[] =

@@ -55,6 +55,8 @@ constexpr char kConfirmTotp[] =
 constexpr char kSetAllowlist[] = "UPDATE accounts SET ip_allowlist = ?2 WHERE id = ?1";
 constexpr char kDisableAccount[] = "UPDATE accounts SET status = 'disabled' WHERE id = ?1";
 constexpr char kDeleteSessionsOfAccount[] = "DELETE FROM sessions WHERE account_id = ?1";
+constexpr char kDeleteOtherSessionsOfAccount[] =
+    "DELETE FROM sessions WHERE account_id = ?1 AND id <> ?2";
 // Ends every session of an account inside the caller's write transaction;
 // returns how many there were.
 Result<int64_t> DeleteSessions(Connection& writer, const std::string& account_id) {
@@ -97,14 +99,24 @@ constexpr char kSetRole[] =
     "status = CASE WHEN status = 'pending' THEN 'active' ELSE status END WHERE id = ?1";
 
 constexpr char kInsertChannel[] =
-    "INSERT INTO channels (name, api_key_hash, created_by, created_at_us, status) "
-    "VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO channels (name, api_key_hash, created_by, created_at_us, status, expires_at_us) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+#define CV_CHANNEL_COLUMNS                                                           \
+  "name, api_key_hash, created_by, created_at_us, status, expires_at_us, "          \
+  "coalesce(previous_key_hash, ''), previous_valid_until_us, revoked_at_us "
 constexpr char kSelectChannelByKey[] =
-    "SELECT name, api_key_hash, created_by, created_at_us, status FROM channels "
-    "WHERE api_key_hash = ?1";
+    "SELECT " CV_CHANNEL_COLUMNS "FROM channels WHERE api_key_hash = ?1 "
+    "UNION ALL SELECT " CV_CHANNEL_COLUMNS "FROM channels WHERE previous_key_hash = ?1";
+constexpr char kSelectChannel[] = "SELECT " CV_CHANNEL_COLUMNS "FROM channels WHERE name = ?1";
 constexpr char kListChannels[] =
-    "SELECT name, api_key_hash, created_by, created_at_us, status FROM channels "
-    "ORDER BY name LIMIT ?1";
+    "SELECT " CV_CHANNEL_COLUMNS "FROM channels ORDER BY name LIMIT ?1";
+#undef CV_CHANNEL_COLUMNS
+constexpr char kRotateChannelKey[] =
+    "UPDATE channels SET previous_key_hash = api_key_hash, previous_valid_until_us = ?3, "
+    "api_key_hash = ?2, expires_at_us = ?4 WHERE name = ?1 AND status = 'active'";
+constexpr char kRevokeChannel[] =
+    "UPDATE channels SET status = 'revoked', revoked_at_us = ?2, previous_key_hash = NULL, "
+    "previous_valid_until_us = 0 WHERE name = ?1 AND status <> 'revoked'";
 
 Status CheckText(std::string_view what, std::string_view value, size_t max_bytes,
                  bool may_be_empty = false) {
@@ -168,7 +180,8 @@ RoleRequestRecord ReadRequestRow(const Statement& row) {
 
 ChannelRecord ReadChannelRow(const Statement& row) {
   return {row.ColumnBytes(0), row.ColumnBytes(1), row.ColumnBytes(2), row.ColumnInt64(3),
-          row.ColumnBytes(4)};
+          row.ColumnBytes(4), row.ColumnInt64(5), row.ColumnBytes(6), row.ColumnInt64(7),
+          row.ColumnInt64(8)};
 }
 
 // Runs an UPDATE/DELETE bound by `bind`; kNotFound (with `missing`) if no
@@ -310,13 +323,17 @@ Status SqliteIdentityStore::RecordLoginSuccess(const SessionRecord& session,
   });
 }
 
-Status SqliteIdentityStore::ChangePassword(const std::string& account_id,
-                                           const std::string& new_hash, int64_t changed_at_us,
-                                           bool must_change_password, int history_keep) {
+Result<int64_t> SqliteIdentityStore::ChangePassword(const std::string& account_id,
+                                                    const std::string& new_hash,
+                                                    int64_t changed_at_us,
+                                                    bool must_change_password, int history_keep,
+                                                    const std::string& keep_session_id) {
   RETURN_IF_ERROR(CheckText("account id", account_id, kIdentityIdBytesMax));
   RETURN_IF_ERROR(CheckText("password hash", new_hash, kPasswordHashBytesMax));
+  RETURN_IF_ERROR(CheckText("session id", keep_session_id, kIdentityIdBytesMax, true));
   if (history_keep < 0 || history_keep > 100) return InvalidArgument("bad password history size");
-  return Write([&](Connection& writer) -> Status {
+  int64_t ended = 0;
+  RETURN_IF_ERROR(Write([&](Connection& writer) -> Status {
     std::string old_hash;
     {
       ASSIGN_OR_RETURN(auto select, writer.Prepare(kSelectPasswordHash, "read password hash"));
@@ -338,7 +355,7 @@ Status SqliteIdentityStore::ChangePassword(const std::string& account_id,
       trim->BindInt64(2, history_keep);
       RETURN_IF_ERROR(trim->Run());
     }
-    return RunChanging(
+    RETURN_IF_ERROR(RunChanging(
         writer, kSetPassword, "set password",
         [&](Statement& s) {
           s.BindText(1, account_id);
@@ -346,8 +363,18 @@ Status SqliteIdentityStore::ChangePassword(const std::string& account_id,
           s.BindInt64(3, changed_at_us);
           s.BindInt64(4, must_change_password ? 1 : 0);
         },
-        "no such account");
-  });
+        "no such account"));
+    // The other sessions end with the old password (issue 10.5): whoever
+    // held the old one is logged out everywhere.
+    ASSIGN_OR_RETURN(auto remove,
+                     writer.Prepare(kDeleteOtherSessionsOfAccount, "end other sessions"));
+    remove->BindText(1, account_id);
+    remove->BindText(2, keep_session_id);
+    RETURN_IF_ERROR(remove->Run());
+    ended = writer.Changes();
+    return Status::Ok();
+  }));
+  return ended;
 }
 
 Result<std::vector<std::string>> SqliteIdentityStore::PasswordHistory(const std::string& account_id,
@@ -596,6 +623,7 @@ Status SqliteIdentityStore::InsertChannel(const ChannelRecord& c) {
     insert->BindText(3, c.created_by);
     insert->BindInt64(4, c.created_at_us);
     insert->BindText(5, c.status);
+    insert->BindInt64(6, c.expires_at_us);
     Status status = insert->Run();
     if (status.code() == ErrorCode::kConflict) return Conflict("channel name exists");
     return status;
@@ -610,6 +638,48 @@ Result<ChannelRecord> SqliteIdentityStore::GetChannelByKeyHash(const std::string
   ASSIGN_OR_RETURN(const bool has_row, select->Step());
   if (!has_row) return NotFound("no such channel");
   return ReadChannelRow(*select);
+}
+
+Result<ChannelRecord> SqliteIdentityStore::GetChannel(const std::string& name) {
+  RETURN_IF_ERROR(CheckText("channel name", name, kUsernameBytesMax));
+  ASSIGN_OR_RETURN(PooledConnection reader, base_.AcquireReader());
+  ASSIGN_OR_RETURN(auto select, reader->Prepare(kSelectChannel, "read channel"));
+  select->BindText(1, name);
+  ASSIGN_OR_RETURN(const bool has_row, select->Step());
+  if (!has_row) return NotFound("no such channel");
+  return ReadChannelRow(*select);
+}
+
+Status SqliteIdentityStore::RotateChannelKey(const std::string& name,
+                                             const std::string& new_key_hash,
+                                             int64_t previous_valid_until_us,
+                                             int64_t expires_at_us) {
+  RETURN_IF_ERROR(CheckText("channel name", name, kUsernameBytesMax));
+  RETURN_IF_ERROR(CheckText("API key hash", new_key_hash, 128));
+  return Write([&](Connection& writer) -> Status {
+    return RunChanging(
+        writer, kRotateChannelKey, "rotate channel key",
+        [&](Statement& s) {
+          s.BindText(1, name);
+          s.BindText(2, new_key_hash);
+          s.BindInt64(3, previous_valid_until_us);
+          s.BindInt64(4, expires_at_us);
+        },
+        "no such active channel");
+  });
+}
+
+Status SqliteIdentityStore::RevokeChannel(const std::string& name, int64_t revoked_at_us) {
+  RETURN_IF_ERROR(CheckText("channel name", name, kUsernameBytesMax));
+  return Write([&](Connection& writer) -> Status {
+    return RunChanging(
+        writer, kRevokeChannel, "revoke channel",
+        [&](Statement& s) {
+          s.BindText(1, name);
+          s.BindInt64(2, revoked_at_us);
+        },
+        "no such channel, or revoked already");
+  });
 }
 
 Result<std::vector<ChannelRecord>> SqliteIdentityStore::ListChannels() {

@@ -24,9 +24,9 @@ class SqliteIdentityStore final : public IdentityStore {
                                            int64_t locked_until_us) override;
   Status RecordLoginSuccess(const SessionRecord& session,
                             std::optional<int64_t> totp_step) override;
-  Status ChangePassword(const std::string& account_id, const std::string& new_hash,
-                        int64_t changed_at_us, bool must_change_password,
-                        int history_keep) override;
+  Result<int64_t> ChangePassword(const std::string& account_id, const std::string& new_hash,
+                                 int64_t changed_at_us, bool must_change_password,
+                                 int history_keep, const std::string& keep_session_id) override;
   Result<std::vector<std::string>> PasswordHistory(const std::string& account_id,
                                                    int limit) override;
   Status SetTotpPending(const std::string& account_id, const std::string& sealed) override;
@@ -49,7 +49,11 @@ class SqliteIdentityStore final : public IdentityStore {
 
   Status InsertChannel(const ChannelRecord& channel) override;
   Result<ChannelRecord> GetChannelByKeyHash(const std::string& api_key_hash) override;
+  Result<ChannelRecord> GetChannel(const std::string& name) override;
   Result<std::vector<ChannelRecord>> ListChannels() override;
+  Status RotateChannelKey(const std::string& name, const std::string& new_key_hash,
+                          int64_t previous_valid_until_us, int64_t expires_at_us) override;
+  Status RevokeChannel(const std::string& name, int64_t revoked_at_us) override;
 
  private:
   // Runs `work` in one write transaction on the shared writer.

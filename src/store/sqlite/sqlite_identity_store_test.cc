@@ -114,7 +114,7 @@ TEST_F(SqliteIdentityStoreTest, R_ACC_4_LoginSuccessResetsFailuresAndRefusesAReu
 TEST_F(SqliteIdentityStoreTest, R_ACC_4_PasswordChangeKeepsTheNewestHistoryOnly) {
   ASSERT_TRUE(store_->InsertAccount(Account("u1", "a")).ok());
   for (int i = 0; i < 7; ++i) {
-    ASSERT_TRUE(store_->ChangePassword("u1", "h" + std::to_string(i), 2000 + i, false, 5).ok());
+    ASSERT_TRUE(store_->ChangePassword("u1", "h" + std::to_string(i), 2000 + i, false, 5, "").ok());
   }
   Result<std::vector<std::string>> history = store_->PasswordHistory("u1", 10);
   ASSERT_TRUE(history.ok());
