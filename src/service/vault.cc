@@ -271,6 +271,9 @@ Status Vault::Close() {
   customers_.reset();
   backups_.reset();
   approvals_.reset();
+  // Open refusal summaries (auth.rejected_token, auth.login_refused) are
+  // written now rather than lost with the process.
+  if (accounts_) accounts_->FlushRefusalSummaries(/*all=*/true);
   accounts_.reset();
   return audit_ ? audit_->log().Close() : Status::Ok();
 }
