@@ -28,7 +28,8 @@ IDS_PER_OUTCOME = 3
 def main():
     per_id = min(100, int(sys.argv[1]) if len(sys.argv) > 1 else 100)
     server = CustvaultServer({"CUSTVAULT_SELF_SERVICE_CODES_PER_CUSTOMER_PER_HOUR": "100",
-                              "CUSTVAULT_SELF_SERVICE_STARTS_PER_IP_PER_HOUR": "100000"}).start()
+                              "CUSTVAULT_SELF_SERVICE_STARTS_PER_IP_PER_HOUR": "100000",
+                              "CUSTVAULT_SELF_SERVICE_REQUESTS_PER_IP_MAX": "1000000"}).start()
     try:
         manager = server.token_for("info_manager")
         customers = []

@@ -136,6 +136,41 @@ bool AlertEngine::OutsideWorkingTime(int64_t time_us) const {
   return minute_of_day < working_time_.start_minute || minute_of_day >= working_time_.end_minute;
 }
 
+int64_t AlertEngine::Slide(Window& window, int64_t time_us, int64_t count, int64_t window_us) {
+  window.last_seen_us = time_us;
+  if (count > 0) {
+    window.events.emplace_back(time_us, count);
+    window.total += count;
+  }
+  while (!window.events.empty() && window.events.front().first <= time_us - window_us) {
+    window.total -= window.events.front().second;
+    window.events.pop_front();
+  }
+  return window.total;
+}
+
+bool AlertEngine::SearchMissesRaise(std::string_view actor, int64_t time_us, bool miss) {
+  const int64_t window_us = int64_t{config_.search_misses_window_minutes} * kMinuteUs;
+  Window& all = searches_[std::string(actor)];
+  Window& misses = search_misses_[std::string(actor)];
+  const int64_t searched = Slide(all, time_us, 1, window_us);
+  const int64_t missed = Slide(misses, time_us, miss ? 1 : 0, window_us);
+  bool raise = false;
+  if (missed >= config_.search_misses_alert_min &&
+      missed * 100 >= int64_t{config_.search_miss_ratio_percent} * searched &&
+      time_us >= misses.quiet_until_us) {
+    raise = true;
+    misses.quiet_until_us = time_us + window_us;
+    all.events.clear();
+    all.total = 0;
+    misses.events.clear();
+    misses.total = 0;
+  }
+  BoundActors(searches_);
+  BoundActors(search_misses_);
+  return raise;
+}
+
 bool AlertEngine::AddAndCheck(Windows& windows, std::string_view actor, int64_t time_us,
                               int64_t count, int64_t window_us, int64_t threshold) {
   Window& window = windows[std::string(actor)];
@@ -200,6 +235,34 @@ std::vector<RaisedAlert> AlertEngine::Observe(const store::AuditEntryView& entry
     raised.push_back({std::string(rule::kBackupDamaged), actor, entry.time_us,
                       std::string(operation) + " found a damaged backup (seq " +
                           std::to_string(entry.seq) + "); take a full backup"});
+  }
+
+  if (operation == op::kCustomerSearch) {
+    // Every attempt counts towards a burst, refused ones too: an attacker
+    // who keeps going past the budget is still bursting.
+    const int64_t window_us = int64_t{config_.search_burst_window_minutes} * kMinuteUs;
+    if (AddAndCheck(search_bursts_, actor, entry.time_us, 1, window_us,
+                    config_.search_burst_max)) {
+      raised.push_back({std::string(rule::kSearchBurst), actor, entry.time_us,
+                        "more than " + std::to_string(config_.search_burst_max) +
+                            " searches within " +
+                            std::to_string(config_.search_burst_window_minutes) + " minutes"});
+    }
+    if (entry.result == result::kOk &&
+        SearchMissesRaise(actor, entry.time_us, CustomersTouched(entry) == 0)) {
+      raised.push_back({std::string(rule::kSearchMisses), actor, entry.time_us,
+                        "at least " + std::to_string(config_.search_misses_alert_min) +
+                            " searches found nobody within " +
+                            std::to_string(config_.search_misses_window_minutes) +
+                            " minutes (" + std::to_string(config_.search_miss_ratio_percent) +
+                            "% or more of the account's searches): guessing masked values?"});
+    }
+  }
+
+  if (operation == op::kSearchLock) {
+    raised.push_back({std::string(rule::kSearchLocked), actor, entry.time_us,
+                      "search locked after repeated searches past the budget (seq " +
+                          std::to_string(entry.seq) + "); a security officer can clear it"});
   }
 
   if (operation == op::kAuthLoginFailed) {

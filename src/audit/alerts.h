@@ -17,6 +17,14 @@
 //   backup_damaged  a backup.run or backup.verify failed with data_integrity: a
 //                 backup is damaged (an incremental refused to extend its
 //                 chain, or a verification found it); every time
+//   search_burst  more than search_burst_max searches by one actor within
+//                 search_burst_window_minutes (issue 10.1: searching undoes
+//                 masks one guess at a time)
+//   search_misses at least search_misses_alert_min searches that found
+//                 nobody within search_misses_window_minutes, making up at
+//                 least search_miss_ratio_percent of the actor's searches
+//   search_locked an account's search was locked for a spent budget
+//                 (search.lock), raised at once
 // After an alert a rule is quiet for that actor for one window, so one
 // burst raises one alert. Memory is bounded: kAlertActorsMax actors per
 // rule (the stalest are forgotten) and kSeenIpsPerAccountMax IPs per account.
@@ -49,6 +57,9 @@ inline constexpr std::string_view kNewIp = "new_ip";
 inline constexpr std::string_view kLoginFailures = "login_failures";
 inline constexpr std::string_view kRevealBurst = "reveal_burst";
 inline constexpr std::string_view kBackupDamaged = "backup_damaged";
+inline constexpr std::string_view kSearchBurst = "search_burst";
+inline constexpr std::string_view kSearchMisses = "search_misses";
+inline constexpr std::string_view kSearchLocked = "search_locked";
 }  // namespace rule
 
 // Minutes since local midnight [start, end) and ISO weekdays (1 = Monday).
@@ -96,6 +107,10 @@ class AlertEngine {
   bool AddAndCheck(Windows& windows, std::string_view actor, int64_t time_us, int64_t count,
                    int64_t window_us, int64_t threshold);
   bool OutsideWorkingTime(int64_t time_us) const;
+  // Adds `count` at `time_us` and drops what left the window; the total.
+  static int64_t Slide(Window& window, int64_t time_us, int64_t count, int64_t window_us);
+  // The search_misses rule for one customer.search entry.
+  bool SearchMissesRaise(std::string_view actor, int64_t time_us, bool miss);
 
   AuditConfig config_;
   int utc_offset_seconds_;
@@ -103,6 +118,9 @@ class AlertEngine {
   Windows bulk_views_;
   Windows login_failures_;
   Windows reveals_;
+  Windows search_bursts_;
+  Windows searches_;       // every successful search (search_misses)
+  Windows search_misses_;  // those that found nobody
   std::unordered_map<std::string, int64_t> off_hours_quiet_until_;
   std::unordered_map<std::string, std::set<std::string>> seen_ips_;
 };

@@ -19,7 +19,8 @@ constexpr std::string_view kOperations[] = {
     op::kTagReclassify, op::kTagApply, op::kRulesChange, op::kApprovalRequest, op::kApprovalExpire,
     op::kSelfServiceStart, op::kSelfServiceVerify, op::kSelfServiceUpdate, op::kBackupShip,
     op::kBackupVerify, op::kRestoreTest, op::kJobRun, op::kChannelRotateKey, op::kChannelRevoke,
-    op::kAuthRejectedToken, op::kAuthLoginRefused};
+    op::kAuthRejectedToken, op::kAuthLoginRefused,
+    op::kSelfServiceThrottled, op::kSearchLock, op::kSearchUnlock};
 
 constexpr std::string_view kResults[] = {result::kOk, result::kDenied, result::kFailed,
                                          result::kInvalid};

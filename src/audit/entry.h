@@ -74,6 +74,12 @@ inline constexpr std::string_view kApprovalExpire = "approval.expire";
 inline constexpr std::string_view kSelfServiceStart = "self_service.start";
 inline constexpr std::string_view kSelfServiceVerify = "self_service.verify";
 inline constexpr std::string_view kSelfServiceUpdate = "self_service.update";
+// Self-service requests refused by the per-address limit, summarised: one
+// entry per window with counts (issue 10.8).
+inline constexpr std::string_view kSelfServiceThrottled = "self_service.throttled";
+// An account's search locked for a spent budget, and cleared (issue 10.1).
+inline constexpr std::string_view kSearchLock = "search.lock";
+inline constexpr std::string_view kSearchUnlock = "search.unlock";
 // Backups and jobs (R-BAK).
 inline constexpr std::string_view kBackupShip = "backup.ship";
 inline constexpr std::string_view kBackupVerify = "backup.verify";

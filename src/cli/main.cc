@@ -220,11 +220,42 @@ int RunCustomerFind(const std::string& data_dir, const std::string& session_file
   if (!session.ok()) return Fail(session.status());
   std::optional<std::string> page_cursor;
   if (!cursor.empty()) page_cursor = cursor;
+  int retry_after_seconds = 0;
   Result<service::CustomerListPage> page = session->vault->customers().Search(
       session->actor, given[0].first, given[0].second, page_cursor,
-      limit > 0 ? std::optional<int>(limit) : std::nullopt);
-  if (!page.ok()) return Fail(page.status());
+      limit > 0 ? std::optional<int>(limit) : std::nullopt, &retry_after_seconds);
+  if (!page.ok()) {
+    if (page.status().code() == ErrorCode::kRateLimited) {
+      std::cerr << "Try again in " << retry_after_seconds << " s.\n";
+    }
+    return Fail(page.status());
+  }
   PrintJson(http::CustomerPageJson(*page));
+  return 0;
+}
+
+// Issue 10.1: a security officer lists locked searches, or clears one.
+int RunSearchUnlock(const std::string& data_dir, const std::string& session_file,
+                    const std::string& account_id, const std::string& reason) {
+  Result<Session> session = OpenSession(data_dir, session_file);
+  if (!session.ok()) return Fail(session.status());
+  if (account_id.empty()) {
+    Result<std::vector<store::SearchBudgetRow>> locks =
+        session->vault->customers().SearchLocks(session->actor);
+    if (!locks.ok()) return Fail(locks.status());
+    json::array items;
+    for (const store::SearchBudgetRow& row : *locks) {
+      items.push_back(json::object{{"account_id", row.account_id},
+                                   {"locked_at", FormatRfc3339(row.locked_at_us)},
+                                   {"reason", row.lock_reason}});
+    }
+    PrintJson(json::object{{"items", std::move(items)}});
+    return 0;
+  }
+  const Status cleared =
+      session->vault->customers().ClearSearchLock(session->actor, account_id, reason);
+  if (!cleared.ok()) return Fail(cleared);
+  std::cout << "Search of " << account_id << " unlocked; it starts a fresh budget.\n";
   return 0;
 }
 
@@ -291,6 +322,16 @@ int Main(int argc, char** argv) {
   find->add_option("--email", by["email"], "E-mail address");
   find->add_option("--limit", limit, "Page size");
   find->add_option("--cursor", cursor, "next_cursor of the previous page");
+
+  std::string unlock_account, unlock_reason;
+  CLI::App* search_unlock = customer->add_subcommand(
+      "search-unlock",
+      "Clear an account's search lock (security_officer); without an account, list the locked "
+      "ones");
+  add_data_dir(search_unlock);
+  add_session(search_unlock);
+  search_unlock->add_option("account", unlock_account, "Account id (u_...)");
+  search_unlock->add_option("--reason", unlock_reason, "Why the lock is cleared (audited)");
 
   // `login` and `user ...` (identity), `audit ...` (audit log).
   std::unique_ptr<service::Vault> command_vault;
@@ -388,6 +429,9 @@ int Main(int argc, char** argv) {
   }
   if (get->parsed()) return RunCustomerGet(data_dir, session_file, id);
   if (find->parsed()) return RunCustomerFind(data_dir, session_file, by, limit, cursor);
+  if (search_unlock->parsed()) {
+    return RunSearchUnlock(data_dir, session_file, unlock_account, unlock_reason);
+  }
   return 2;
 }
 

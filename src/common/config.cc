@@ -106,6 +106,15 @@ std::map<std::string, KeySpec> KeySpecs(Config& c) {
   keys["audit.reveals_max"] = IntKey{nullptr, &c.audit.reveals_max, 1, 10'000'000};
   keys["audit.reveals_window_minutes"] =
       IntKey{nullptr, &c.audit.reveals_window_minutes, 1, 10'080};
+  keys["audit.search_burst_max"] = IntKey{nullptr, &c.audit.search_burst_max, 1, 10'000'000};
+  keys["audit.search_burst_window_minutes"] =
+      IntKey{nullptr, &c.audit.search_burst_window_minutes, 1, 10'080};
+  keys["audit.search_misses_alert_min"] =
+      IntKey{nullptr, &c.audit.search_misses_alert_min, 1, 10'000'000};
+  keys["audit.search_miss_ratio_percent"] =
+      IntKey{nullptr, &c.audit.search_miss_ratio_percent, 1, 100};
+  keys["audit.search_misses_window_minutes"] =
+      IntKey{nullptr, &c.audit.search_misses_window_minutes, 1, 10'080};
   keys["audit.new_ip_alert"] = BoolKey{&c.audit.new_ip_alert};
   keys["audit.alert_webhook_url"] = StringKey{&c.audit.alert_webhook_url, {}};
   keys["tags.initial_rules_file"] = StringKey{&c.tags.initial_rules_file, {}};
@@ -134,6 +143,14 @@ std::map<std::string, KeySpec> KeySpecs(Config& c) {
       IntKey{nullptr, &c.self_service.codes_per_customer_per_hour, 1, 100};
   keys["self_service.starts_per_ip_per_hour"] =
       IntKey{nullptr, &c.self_service.starts_per_ip_per_hour, 1, 100'000};
+  keys["self_service.requests_per_ip_max"] =
+      IntKey{nullptr, &c.self_service.requests_per_ip_max, 1, 1'000'000};
+  keys["self_service.requests_window_seconds"] =
+      IntKey{nullptr, &c.self_service.requests_window_seconds, 1, 3600};
+  keys["search.window_minutes"] = IntKey{nullptr, &c.search.window_minutes, 1, 10'080};
+  keys["search.searches_max"] = IntKey{nullptr, &c.search.searches_max, 1, 1'000'000};
+  keys["search.misses_max"] = IntKey{nullptr, &c.search.misses_max, 1, 1'000'000};
+  keys["search.lock_after_refused"] = IntKey{nullptr, &c.search.lock_after_refused, 1, 1'000'000};
   keys["sms.gateway"] = StringKey{&c.sms.gateway, {"outbox", "http"}};
   keys["sms.outbox_file"] = StringKey{&c.sms.outbox_file, {}};
   keys["sms.url_template"] = StringKey{&c.sms.url_template, {}};
@@ -333,6 +350,11 @@ login_failures_max = 5
 login_failures_window_minutes = 15
 reveals_max = 20
 reveals_window_minutes = 10
+search_burst_max = 30            # searches by one account ...
+search_burst_window_minutes = 5  # ... within this window raise search_burst
+search_misses_alert_min = 10     # searches that found nobody ...
+search_miss_ratio_percent = 50   # ... making up this share of the account's searches ...
+search_misses_window_minutes = 60  # ... within this window raise search_misses
 new_ip_alert = true
 alert_webhook_url = ""
 
@@ -361,6 +383,15 @@ code_ttl_seconds = 300
 code_attempts_max = 5
 codes_per_customer_per_hour = 5
 starts_per_ip_per_hour = 30
+requests_per_ip_max = 60     # requests to any self-service endpoint per client address ...
+requests_window_seconds = 60 # ... per window; refusals are audited as one summary per window
+
+[search]
+# Exact search by a protected value confirms a guess (docs/access-control.md).
+window_minutes = 60
+searches_max = 60            # searches per account per window ...
+misses_max = 20              # ... of which at most this many find nobody
+lock_after_refused = 10      # attempts past the budget that lock the account's search
 
 [sms]
 gateway = "outbox"           # "outbox" (a file) or "http"

@@ -114,6 +114,16 @@ struct AuditConfig {
   int login_failures_window_minutes = 15;
   int reveals_max = 20;
   int reveals_window_minutes = 10;
+  // Searches (issue 10.1): more than search_burst_max searches by one
+  // account within search_burst_window_minutes; at least
+  // search_misses_alert_min searches that found nobody within
+  // search_misses_window_minutes, making up at least
+  // search_miss_ratio_percent of that account's searches there.
+  int search_burst_max = 30;
+  int search_burst_window_minutes = 5;
+  int search_misses_alert_min = 10;
+  int search_miss_ratio_percent = 50;
+  int search_misses_window_minutes = 60;
   bool new_ip_alert = true;       // a login from an IP new for the account
   std::string alert_webhook_url;  // optional http:// URL that receives each alert as JSON
 };
@@ -149,6 +159,19 @@ struct BackupConfig {
   int zstd_level = 3;
 };
 
+// The search budget of each account (issue 10.1, docs/access-control.md):
+// an exact search by a protected value confirms a guess, so each account
+// may search searches_max times per window, of which at most misses_max
+// may find nobody. Once the budget is spent, lock_after_refused more
+// attempts within the same window lock the account's search until a
+// security officer clears it. Section [search].
+struct SearchConfig {
+  int window_minutes = 60;
+  int searches_max = 60;
+  int misses_max = 20;
+  int lock_after_refused = 10;
+};
+
 // Customer self-service (R-SELF-1).
 struct SelfServiceConfig {
   bool enabled = true;
@@ -156,6 +179,11 @@ struct SelfServiceConfig {
   int code_attempts_max = 5;
   int codes_per_customer_per_hour = 5;
   int starts_per_ip_per_hour = 30;
+  // Requests to the self-service endpoints per client address per window,
+  // checked before anything is audited; refusals are audited as one
+  // summary per window (issue 10.8).
+  int requests_per_ip_max = 60;
+  int requests_window_seconds = 60;
 };
 
 // The SMS gateway for one-time codes. "outbox": messages are appended to
@@ -187,6 +215,7 @@ struct Config {
   JobsConfig jobs;
   BackupConfig backup;
   SelfServiceConfig self_service;
+  SearchConfig search;
   SmsConfig sms;
   LogConfig log;
 

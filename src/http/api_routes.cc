@@ -1,5 +1,6 @@
 #include "http/api_routes.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "audit/ip.h"
@@ -171,10 +172,51 @@ Response SearchCustomers(service::Vault& vault, Request& request, const service:
     value = std::string(item.as_string());
   }
   if (field.empty()) return ErrorResponse(InvalidArgument("search needs one field"));
+  int retry_after_seconds = 0;
   Result<service::CustomerListPage> page =
-      vault.customers().Search(actor, field, value, *cursor, *limit);
-  if (!page.ok()) return ErrorResponse(page.status());
+      vault.customers().Search(actor, field, value, *cursor, *limit, &retry_after_seconds);
+  if (!page.ok()) {
+    // A spent search budget (429) says when the window ends; a locked
+    // search (423) waits for a security officer.
+    Response response = ErrorResponse(page.status());
+    if (page.status().code() == ErrorCode::kRateLimited) {
+      response.headers.emplace_back("Retry-After",
+                                    std::to_string(std::max(1, retry_after_seconds)));
+    }
+    return response;
+  }
   return JsonResponse(200, CustomerPageJson(*page));
+}
+
+// Accounts whose search is locked (issue 10.1), for a security officer.
+Response ListSearchLocks(service::Vault& vault, Request&, const service::Actor& actor) {
+  Result<std::vector<store::SearchBudgetRow>> locks = vault.customers().SearchLocks(actor);
+  if (!locks.ok()) return ErrorResponse(locks.status());
+  json::array items;
+  for (const store::SearchBudgetRow& row : *locks) {
+    items.push_back(json::object{{"account_id", row.account_id},
+                                 {"locked_at", FormatRfc3339(row.locked_at_us)},
+                                 {"reason", row.lock_reason}});
+  }
+  return JsonResponse(200, json::object{{"items", std::move(items)}});
+}
+
+// Clears an account's search lock: {"reason": "..."} (issue 10.1).
+Response ClearSearchLock(service::Vault& vault, Request& request, const service::Actor& actor) {
+  Result<json::value> body = ParseJsonBody(request);
+  if (!body.ok()) return ErrorResponse(body.status());
+  std::string reason;
+  if (const json::value* r = body->as_object().if_contains("reason")) {
+    if (!r->is_string()) return ErrorResponse(TypeErrors({{"reason", "type"}}));
+    reason = std::string(r->as_string());
+  }
+  const Status cleared =
+      vault.customers().ClearSearchLock(actor, request.path_params["id"], reason);
+  if (!cleared.ok()) return ErrorResponse(cleared);
+  Response response;
+  response.status = 204;
+  response.content_type.clear();
+  return response;
 }
 
 Response UpdateCustomer(service::Vault& vault, Request& request, const service::Actor& actor) {
@@ -319,6 +361,8 @@ void RegisterApiRoutes(Router& router, service::Vault& vault) {
   router.Add("PATCH", "/api/v1/customers/{id}", bind(UpdateCustomer));
   router.Add("DELETE", "/api/v1/customers/{id}", bind(DeleteCustomer));
   router.Add("POST", "/api/v1/customers/{id}/reveal", bind(RevealCustomer));
+  router.Add("GET", "/api/v1/search-locks", bind(ListSearchLocks));
+  router.Add("POST", "/api/v1/search-locks/{id}/clear", bind(ClearSearchLock));
   RegisterIdentityRoutes(router, vault.accounts());
   RegisterAuditRoutes(router, vault.audit(), authenticate);
   RegisterBusinessRoutes(router, vault.business(), authenticate);

@@ -119,6 +119,9 @@ const RouteRule kRouteRules[] = {
     {"DELETE", "/api/v1/customers/{id}", Operation::kCustomerDelete, ""},
     {"POST", "/api/v1/customers/{id}/reveal", Operation::kCustomerReveal,
      R"({"fields":["name"],"reason":"policy test"})"},
+    {"GET", "/api/v1/search-locks", Operation::kSearchUnlock, ""},
+    {"POST", "/api/v1/search-locks/{id}/clear", Operation::kSearchUnlock,
+     R"({"reason":"policy test"})"},
     {"POST", "/api/v1/auth/logout", Operation::kSessionSelf, ""},
     {"POST", "/api/v1/auth/password", Operation::kSessionSelf,
      R"({"old_password":"wrong","new_password":"x"})"},
@@ -303,6 +306,125 @@ TEST_F(ApiRoutesTest, ValidationErrorsUseTheErrorShapeWithDetails) {  // R-CAT-4
   EXPECT_EQ(error.at("code").as_string(), "validation_failed");
   EXPECT_EQ(error.at("details").at(0).at("field").as_string(), "phone");
   EXPECT_EQ(r.body.find("\"12\""), std::string::npos);
+}
+
+// Issue 10.12: every refusal of a customer-scoped route records the
+// customer asked for (an id, not personal data), whichever check refused it.
+TEST_F(ApiRoutesTest, Issue10_12_DeniedCustomerRoutesRecordTheCustomerAskedFor) {
+  const Response created =
+      Call("POST", "/api/v1/customers", R"({"name":"张三","phone":"13812345678"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id(json::parse(created.body).at("id").as_string());
+  struct Denied {
+    Role role;
+    const char* method;
+    std::string path;
+    const char* body;
+  };
+  const std::string base = "/api/v1/customers/" + id;
+  const std::vector<Denied> denied = {
+      {Role::kEntryClerk, "DELETE", base, ""},
+      {Role::kAuditor, "GET", base, ""},
+      {Role::kDeptHead, "PATCH", base, R"({"phone":"13900001111"})"},
+      // Allowed to update, not this field class: refused by the field check.
+      {Role::kEntryClerk, "PATCH", base, R"({"bank_account":"6222020200112233445"})"},
+      {Role::kEntryClerk, "POST", base + "/reveal", R"({"fields":["phone"],"reason":"x"})"},
+      {Role::kDeptHead, "POST", base + "/reveal", R"({"fields":["phone"],"reason":"x"})"},
+      {Role::kEntryClerk, "GET", base + "/transactions", ""},
+      {Role::kEntryClerk, "POST", base + "/complaints",
+       R"({"opened_at":"2026-01-01T00:00:00Z","summary":"x"})"},
+      {Role::kAuditor, "GET", base + "/cooperation", ""},
+      {Role::kDeptHead, "POST", base + "/tags",
+       R"({"dimension":"risk","value":"high","reason":"x"})"},
+  };
+  service::Actor local;
+  local.kind = service::ActorKind::kLocalOperator;
+  local.id = "cli:test";
+  local.ip = "local";
+  service::AuditSearch search;
+  search.operation = "access.denied";
+  search.customer_id = id;
+  search.limit = 1000;
+  size_t before = 0;
+  for (const Denied& d : denied) {
+    const Response response = Call(d.method, d.path, d.body, TokenFor(d.role));
+    EXPECT_EQ(response.status, 403) << d.method << " " << d.path << " " << response.body;
+    Result<service::AuditEntryPage> page = vault_->audit().Search(local, search);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    EXPECT_EQ(page->items.size(), before + 1) << d.method << " " << d.path;
+    before = page->items.size();
+  }
+}
+
+// Issue 10.12: a reveal records the fields asked for as well as those
+// returned (names only).
+TEST_F(ApiRoutesTest, Issue10_12_RevealRecordsFieldsAskedAndReturned) {
+  const Response created =
+      Call("POST", "/api/v1/customers", R"({"name":"张三","phone":"13812345678"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id(json::parse(created.body).at("id").as_string());
+  const Response revealed = Call("POST", "/api/v1/customers/" + id + "/reveal",
+                                 R"({"fields":["phone","email"],"reason":"callback"})");
+  ASSERT_EQ(revealed.status, 200) << revealed.body;
+  service::Actor local;
+  local.kind = service::ActorKind::kLocalOperator;
+  local.id = "cli:test";
+  local.ip = "local";
+  service::AuditSearch search;
+  search.operation = "customer.reveal";
+  search.customer_id = id;
+  Result<service::AuditEntryPage> page = vault_->audit().Search(local, search);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->items.size(), 1u);
+  const json::object details = json::parse(page->items[0].details).as_object();
+  EXPECT_EQ(details.at("fields"), json::parse(R"(["phone"])"));
+  EXPECT_EQ(details.at("fields_asked"), json::parse(R"(["email","phone"])"));
+  EXPECT_EQ(page->items[0].details.find("13812345678"), std::string::npos);
+}
+
+// Issue 10.1 over HTTP: a spent search budget answers 429 with
+// Retry-After, a locked search 423 (api-conventions), a security officer
+// lists and clears the lock.
+TEST_F(ApiRoutesTest, Issue10_1_SearchBudgetAnswers429ThenLocked423UntilCleared) {
+  const std::string clerk = TokenFor(Role::kEntryClerk);
+  int ok = 0, limited = 0, locked = 0, requests = 0;
+  for (int i = 0; i < 1235 && locked == 0; ++i) {
+    ++requests;
+    char body[64];
+    std::snprintf(body, sizeof body, R"({"phone":"139%04d5678"})", i);
+    const Response r = Call("POST", "/api/v1/customers/search", body, clerk);
+    if (r.status == 200) {
+      ++ok;
+    } else if (r.status == 429) {
+      ++limited;
+      bool retry_after = false;
+      for (const auto& [name, value] : r.headers) retry_after |= name == "Retry-After" && !value.empty();
+      EXPECT_TRUE(retry_after);
+      EXPECT_EQ(json::parse(r.body).at("error").at("code").as_string(), "rate_limited");
+    } else {
+      ASSERT_EQ(r.status, 423) << r.body;
+      ++locked;
+    }
+  }
+  EXPECT_EQ(ok, 20);  // search.misses_max by default
+  EXPECT_EQ(limited, 9);
+  EXPECT_EQ(locked, 1);
+  EXPECT_EQ(requests, 30);
+  const std::string security = TokenFor(Role::kSecurityOfficer);
+  const Response list = Call("GET", "/api/v1/search-locks", "", security);
+  ASSERT_EQ(list.status, 200) << list.body;
+  const json::array items = json::parse(list.body).at("items").as_array();
+  ASSERT_EQ(items.size(), 1u);
+  const std::string account(items[0].at("account_id").as_string());
+  EXPECT_EQ(Call("POST", "/api/v1/search-locks/" + account + "/clear", R"({"reason":"ok"})", clerk)
+                .status,
+            403);
+  EXPECT_EQ(Call("POST", "/api/v1/search-locks/" + account + "/clear", R"({"reason":"checked"})",
+                 security)
+                .status,
+            204);
+  EXPECT_EQ(Call("POST", "/api/v1/customers/search", R"({"phone":"13900005678"})", clerk).status,
+            200);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "common/log.h"
@@ -80,6 +81,15 @@ void WipeAll(Request& request, std::map<std::string, std::string>& values) {
   for (auto& [key, value] : values) Wipe(value);
 }
 
+// The error answer; a 429 says when to come back.
+Response RefusalResponse(const Status& status, int retry_after_seconds) {
+  Response response = ErrorResponse(status);
+  if (status.code() == ErrorCode::kRateLimited) {
+    response.headers.emplace_back("Retry-After", std::to_string(std::max(1, retry_after_seconds)));
+  }
+  return response;
+}
+
 Response NoStore(Response response) {
   response.headers.emplace_back("Cache-Control", "no-store");
   return response;
@@ -99,13 +109,7 @@ Response StartChallenge(service::SelfServiceService& self_service, Request& requ
   Wipe(start.id_last4);
   Wipe(start.phone);
   WipeAll(request, *members);
-  if (!started.ok()) {
-    Response response = ErrorResponse(started.status());
-    if (started.status().code() == ErrorCode::kRateLimited) {
-      response.headers.emplace_back("Retry-After", std::to_string(retry_after_seconds));
-    }
-    return NoStore(std::move(response));
-  }
+  if (!started.ok()) return NoStore(RefusalResponse(started.status(), retry_after_seconds));
   return NoStore(JsonResponse(202, json::object{{"challenge_id", started->challenge_id},
                                                 {"expires_in", started->expires_in_seconds}}));
 }
@@ -116,11 +120,12 @@ Response VerifyChallenge(service::SelfServiceService& self_service, Request& req
   Wipe(request.body);
   if (!members.ok()) return NoStore(ErrorResponse(members.status()));
   std::string code = Take(*members, "code");
+  int retry_after_seconds = 0;
   Result<service::ChangeToken> token =
-      self_service.Verify(request.path_params["id"], code, request.peer_ip);
+      self_service.Verify(request.path_params["id"], code, request.peer_ip, &retry_after_seconds);
   Wipe(code);
   WipeAll(request, *members);
-  if (!token.ok()) return NoStore(ErrorResponse(token.status()));
+  if (!token.ok()) return NoStore(RefusalResponse(token.status(), retry_after_seconds));
   Response response = JsonResponse(
       200, json::object{{"token", token->token}, {"expires_in", token->expires_in_seconds}});
   Wipe(token->token);
@@ -138,12 +143,13 @@ Response ChangeContact(service::SelfServiceService& self_service, Request& reque
   if (members->count("phone")) change.phone = Take(*members, "phone");
   if (members->count("address")) change.address = Take(*members, "address");
   change.ip = request.peer_ip;
-  Result<service::CustomerView> view = self_service.Change(change);
+  int retry_after_seconds = 0;
+  Result<service::CustomerView> view = self_service.Change(change, &retry_after_seconds);
   Wipe(change.token);
   if (change.phone) Wipe(*change.phone);
   if (change.address) Wipe(*change.address);
   WipeAll(request, *members);
-  if (!view.ok()) return NoStore(ErrorResponse(view.status()));
+  if (!view.ok()) return NoStore(RefusalResponse(view.status(), retry_after_seconds));
   json::object fields;
   for (const auto& [key, value] : view->fields) fields[key] = value;
   return NoStore(

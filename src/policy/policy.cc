@@ -83,6 +83,7 @@ constexpr std::array kOperationTable = {
     OperationRow{Operation::kBackupRead, "backup.read", {n, n, n, Y, Y, Y, n}},
     OperationRow{Operation::kBackupRestore, "backup.restore", {n, n, n, n, n, Y, n}},
     OperationRow{Operation::kJobsRead, "jobs.read", {n, n, n, Y, Y, Y, n}},
+    OperationRow{Operation::kSearchUnlock, "search.unlock", {n, n, n, n, Y, n, n}},
 };
 
 // Who asks and who decides, per kind of approval.
@@ -124,7 +125,7 @@ constexpr bool OperationRowsInEnumOrder() {
   for (size_t i = 0; i < kOperationTable.size(); ++i) {
     if (static_cast<size_t>(kOperationTable[i].operation) != i) return false;
   }
-  return static_cast<size_t>(Operation::kJobsRead) + 1 == kOperationTable.size();
+  return static_cast<size_t>(Operation::kSearchUnlock) + 1 == kOperationTable.size();
 }
 static_assert(OperationRowsInEnumOrder(), "kOperationTable rows must follow enum Operation");
 constexpr bool FieldRowsInEnumOrder() {

@@ -59,6 +59,7 @@ enum class Operation {
   kBackupRead,      // list backups and restore-test records
   kBackupRestore,   // ask for an online restore (maker)
   kJobsRead,        // see the scheduler's jobs and their last runs
+  kSearchUnlock,    // see and clear accounts' search locks (issue 10.1)
 };
 
 // The kinds of maker-checker approval (R-APR-1). Each kind names the

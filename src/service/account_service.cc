@@ -342,7 +342,8 @@ Result<store::AccountRecord> AccountService::AccountOf(const Actor& actor) {
 
 // ---------------------------------------------------------------- policy
 
-Status AccountService::Authorize(const Actor& actor, policy::Operation operation) {
+Status AccountService::Authorize(const Actor& actor, policy::Operation operation,
+                                 std::string_view customer_id) {
   bool allowed = false;
   if (actor.kind == ActorKind::kStaff) {
     allowed = actor.role != Role::kChannel && policy::Allows(actor.role, operation);
@@ -353,7 +354,8 @@ Status AccountService::Authorize(const Actor& actor, policy::Operation operation
   const std::string operation_name(policy::OperationName(operation));
   RecordEvent({kEventAccessDenied,
                actor.kind == ActorKind::kChannel ? "channel:" + actor.id : actor.id,
-               std::string(RoleName(actor.role)), actor.ip, operation_name, false, "policy", 0})
+               std::string(RoleName(actor.role)), actor.ip, operation_name, false, "policy", 0,
+               std::string(customer_id)})
       .IgnoreError();  // the request is refused either way
   return PermissionDenied("your role may not do " + operation_name);
 }

@@ -79,6 +79,9 @@ struct SecurityEvent {
   bool success = true;
   std::string reason;  // "bad_credentials", "locked", "ip_not_allowed", ...
   int64_t at_us = 0;
+  // The customer the refused request was about ("" for none): an id, not
+  // personal data (issue 10.12).
+  std::string customer_id;
 };
 
 // Where security events go (the audit log). Record must be durable (or
@@ -222,7 +225,10 @@ class AccountService {
   // (policy table); a denial is recorded as kEventAccessDenied. Only staff
   // and channel actors are judged by role; bootstrap and local-operator
   // actors are denied (they predate accounts).
-  Status Authorize(const Actor& actor, policy::Operation operation);
+  // `customer_id` names the customer a customer-scoped request is about,
+  // so a denial records which one was asked for (issue 10.12).
+  Status Authorize(const Actor& actor, policy::Operation operation,
+                   std::string_view customer_id = {});
 
   // ---- login and sessions ----
   // Deployment IP allow-list first (403), then the address's login bucket

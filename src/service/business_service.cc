@@ -330,7 +330,7 @@ Result<CooperationView> BusinessService::CooperationToView(
 Result<TransactionView> BusinessService::AddTransaction(const Actor& actor,
                                                         const std::string& customer_id,
                                                         const NewTransaction& input) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessWrite));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessWrite, customer_id));
   const int64_t now_us = env_->NowMicros();
   std::vector<FieldError> errors = input.decode_errors;
   if (!HasError(errors, "amount_fen")) {
@@ -377,7 +377,7 @@ Result<TransactionView> BusinessService::AddTransaction(const Actor& actor,
 Result<ComplaintView> BusinessService::AddComplaint(const Actor& actor,
                                                     const std::string& customer_id,
                                                     const NewComplaint& input) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessWrite));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessWrite, customer_id));
   const int64_t now_us = env_->NowMicros();
   std::vector<FieldError> errors = input.decode_errors;
   const std::optional<int64_t> opened_at =
@@ -437,7 +437,7 @@ Result<ComplaintView> BusinessService::CloseComplaint(const Actor& actor,
                                                       const std::string& customer_id,
                                                       const std::string& complaint_id,
                                                       const std::string& closed_at_text) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessWrite));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessWrite, customer_id));
   const int64_t now_us = env_->NowMicros();
   std::vector<FieldError> errors;
   std::optional<int64_t> closed_at =
@@ -472,7 +472,7 @@ Result<ComplaintView> BusinessService::CloseComplaint(const Actor& actor,
 Result<CooperationView> BusinessService::AddCooperation(const Actor& actor,
                                                         const std::string& customer_id,
                                                         const NewCooperation& input) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessWrite));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessWrite, customer_id));
   const int64_t now_us = env_->NowMicros();
   std::vector<FieldError> errors = input.decode_errors;
   const std::optional<int64_t> started_at =
@@ -523,7 +523,7 @@ Result<CooperationView> BusinessService::AddCooperation(const Actor& actor,
 Result<BusinessListPage<TransactionView>> BusinessService::ListTransactions(
     const Actor& actor, const std::string& customer_id, const std::optional<std::string>& cursor,
     std::optional<int> limit) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessRead));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessRead, customer_id));
   ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
   RETURN_IF_ERROR(RequireCustomer(actor, audit::op::kBusinessList, kTransaction, customer_id));
   ASSIGN_OR_RETURN(store::TransactionPage page,
@@ -539,7 +539,7 @@ Result<BusinessListPage<TransactionView>> BusinessService::ListTransactions(
 Result<BusinessListPage<ComplaintView>> BusinessService::ListComplaints(
     const Actor& actor, const std::string& customer_id, const std::optional<std::string>& cursor,
     std::optional<int> limit) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessRead));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessRead, customer_id));
   ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
   ASSIGN_OR_RETURN(store::CustomerRecord customer,
                    LoadCustomer(actor, audit::op::kBusinessList, kComplaint, customer_id));
@@ -562,7 +562,7 @@ Result<BusinessListPage<ComplaintView>> BusinessService::ListComplaints(
 Result<BusinessListPage<CooperationView>> BusinessService::ListCooperation(
     const Actor& actor, const std::string& customer_id, const std::optional<std::string>& cursor,
     std::optional<int> limit) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessRead));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kBusinessRead, customer_id));
   ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
   ASSIGN_OR_RETURN(store::CustomerRecord customer,
                    LoadCustomer(actor, audit::op::kBusinessList, kCooperation, customer_id));

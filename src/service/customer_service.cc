@@ -62,7 +62,7 @@ Status CustomerService::Audit(const Actor& actor, std::string_view operation,
 Status CustomerService::CheckEditable(const Actor& actor,
                                       const std::vector<std::string>& field_keys,
                                       std::string_view operation, bool creating,
-                                      bool approval_follows) {
+                                      bool approval_follows, std::string_view customer_id) {
   std::vector<FieldError> refused;
   for (const std::string& key : field_keys) {
     const catalog::FieldDef* field = catalog_.Find(key);
@@ -79,7 +79,7 @@ Status CustomerService::CheckEditable(const Actor& actor,
   if (refused.empty()) return Status::Ok();
   boost::json::array names;
   for (const FieldError& e : refused) names.push_back(boost::json::string(e.field));
-  Audit(actor, audit::op::kAccessDenied, "", audit::result::kDenied,
+  Audit(actor, audit::op::kAccessDenied, customer_id, audit::result::kDenied,
         {{"attempted", operation}, {"fields", std::move(names)}})
       .IgnoreError();  // the refusal stands whether or not it was recorded
   return Status(ErrorCode::kPermissionDenied,
@@ -212,7 +212,7 @@ Result<CustomerView> CustomerService::ToView(const Actor& actor,
 }
 
 Result<CustomerView> CustomerService::Get(const Actor& actor, const std::string& id) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerRead));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerRead, id));
   Result<store::CustomerRecord> record = store_.GetCustomer(id);
   if (!record.ok()) {
     // Probing for ids is worth seeing too.
@@ -240,7 +240,8 @@ Result<int> CustomerService::PageLimit(std::optional<int> limit) const {
 Result<CustomerListPage> CustomerService::Search(const Actor& actor, const std::string& field_key,
                                                  const std::string& value,
                                                  const std::optional<std::string>& cursor,
-                                                 std::optional<int> limit) {
+                                                 std::optional<int> limit,
+                                                 int* retry_after_seconds) {
   RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerSearch));
   const catalog::FieldDef* field = catalog_.Find(field_key);
   if (field != nullptr &&
@@ -254,18 +255,101 @@ Result<CustomerListPage> CustomerService::Search(const Actor& actor, const std::
     return InvalidArgument("field is not searchable: " + field_key.substr(0, 48));
   }
   ASSIGN_OR_RETURN(const int page_limit, PageLimit(limit));
+  // A malformed value is refused before the budget is charged: it cannot
+  // match anyone, so it confirms nothing.
   ASSIGN_OR_RETURN(
       FieldValues normalised,
       catalog_.ValidateRecord({{field_key, value}}, /*is_create=*/false, CurrentYear()));
+  // Every search is a guess that a value belongs to someone (issue 10.1):
+  // charged to the account's budget before it runs, so the masks cannot be
+  // undone by searching. No guard (never in a Vault): no search.
+  if (search_guard_ == nullptr) {
+    WipeValues(normalised);
+    return Unavailable("search is not available: no search budget is configured");
+  }
+  // Keyed by account id, the id a security officer clears (channels may
+  // not search at all).
+  const std::string& budget_account = actor.id;
+  Result<SearchCharge> charge = search_guard_->Admit(budget_account);
+  if (!charge.ok()) {
+    WipeValues(normalised);
+    return charge.status();
+  }
+  if (charge->admission != SearchAdmission::kAllowed) {
+    WipeValues(normalised);
+    if (charge->newly_locked) {
+      Audit(actor, audit::op::kSearchLock, "", audit::result::kOk,
+            {{"account_id", budget_account},
+             {"reason", kSearchLockBudgetRefusals},
+             {"refused", config_.search.lock_after_refused}})
+          .IgnoreError();  // the lock stands whether or not it was recorded
+    }
+    const bool locked = charge->admission == SearchAdmission::kLocked;
+    Audit(actor, audit::op::kCustomerSearch, "", audit::result::kDenied,
+          {{"field", field_key}, {"reason", locked ? "search_locked" : "search_budget_spent"}})
+        .IgnoreError();  // refused either way
+    if (locked) {
+      return Status(ErrorCode::kLocked,
+                    "search is locked for this account after repeated searches past its budget; "
+                    "a security officer can clear it");
+    }
+    if (retry_after_seconds != nullptr) *retry_after_seconds = charge->retry_after_seconds;
+    return Status(ErrorCode::kRateLimited,
+                  "search budget spent (" + std::to_string(config_.search.searches_max) +
+                      " searches, " + std::to_string(config_.search.misses_max) +
+                      " without a match, per " + std::to_string(config_.search.window_minutes) +
+                      " minutes); try later");
+  }
   Result<std::string> digest = keyring_.BlindIndex(field_key, normalised[field_key]);
   WipeValues(normalised);
   if (!digest.ok()) return digest.status();
   ASSIGN_OR_RETURN(store::CustomerPage page,
                    store_.FindByBlindIndex(field_key, *digest, cursor, page_limit));
+  // A search that found someone was no failed guess: its miss is refunded.
+  if (!page.items.empty()) {
+    RETURN_IF_ERROR(search_guard_->RefundMiss(budget_account, charge->window_start_us));
+  }
   ASSIGN_OR_RETURN(CustomerListPage out, PageView(actor, page));
   RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerSearch, "", audit::result::kOk,
                         {{"field", field_key}, {"count", out.items.size()}}));
   return out;
+}
+
+Status CustomerService::ClearSearchLock(const Actor& actor, const std::string& account_id,
+                                        const std::string& reason) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kSearchUnlock));
+  std::vector<FieldError> errors;
+  if (account_id.empty() || account_id.size() > store::kSearchBudgetAccountBytesMax) {
+    errors.push_back({"account_id", "format"});
+  }
+  if (reason.find_first_not_of(" \t\r\n") == std::string::npos) {
+    errors.push_back({"reason", "required"});
+  }
+  if (reason.size() > kSearchUnlockReasonBytesMax) errors.push_back({"reason", "too_long"});
+  if (!errors.empty()) {
+    return Status(ErrorCode::kValidationFailed, "clearing a search lock needs an account and a reason",
+                  std::move(errors));
+  }
+  if (search_guard_ == nullptr) return Unavailable("no search budget is configured");
+  Result<store::SearchBudgetRow> before = search_guard_->Unlock(account_id);
+  if (!before.ok()) {
+    if (before.status().code() == ErrorCode::kNotFound) {
+      RETURN_IF_ERROR(Audit(actor, audit::op::kSearchUnlock, "", audit::result::kFailed,
+                            {{"account_id", account_id}, {"reason", "not_locked"}}));
+    }
+    return before.status();
+  }
+  return Audit(actor, audit::op::kSearchUnlock, "", audit::result::kOk,
+               {{"account_id", account_id},
+                {"lock_reason", before->lock_reason},
+                {"locked_at", FormatRfc3339(before->locked_at_us)},
+                {"reason", reason}});
+}
+
+Result<std::vector<store::SearchBudgetRow>> CustomerService::SearchLocks(const Actor& actor) {
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kSearchUnlock));
+  if (search_guard_ == nullptr) return Unavailable("no search budget is configured");
+  return search_guard_->Locked(1000);
 }
 
 Result<CustomerListPage> CustomerService::List(const Actor& actor, const std::string& tag,
@@ -288,7 +372,7 @@ Result<CustomerListPage> CustomerService::List(const Actor& actor, const std::st
 
 Result<CustomerView> CustomerService::Update(const Actor& actor, const std::string& id,
                                              const FieldChanges& changes) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerUpdate));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerUpdate, id));
   if (changes.empty()) return InvalidArgument("no fields to change");
   std::vector<std::string> keys;
   for (const auto& [key, value] : changes) keys.push_back(key);
@@ -304,7 +388,7 @@ Result<CustomerView> CustomerService::Update(const Actor& actor, const std::stri
   }
   const bool file = needs_approval && static_cast<bool>(sensitive_edit_filer_);
   RETURN_IF_ERROR(CheckEditable(actor, keys, audit::op::kCustomerUpdate, /*creating=*/false,
-                                /*approval_follows=*/file));
+                                /*approval_follows=*/file, id));
   return ApplyUpdate(actor, id, changes, audit::op::kCustomerUpdate, file);
 }
 
@@ -434,7 +518,7 @@ Result<CustomerView> CustomerService::ApplyUpdate(const Actor& actor, const std:
 }
 
 Status CustomerService::Delete(const Actor& actor, const std::string& id) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerDelete));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerDelete, id));
   const Status deleted = store_.DeleteCustomer(id);
   RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerDelete, id,
                         deleted.ok() ? audit::result::kOk : audit::result::kFailed,
@@ -458,7 +542,7 @@ Result<CustomerListPage> CustomerService::PageView(const Actor& actor,
 Result<RevealedFields> CustomerService::Reveal(const Actor& actor, const std::string& id,
                                                const std::vector<std::string>& fields,
                                                const std::string& reason) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerReveal));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerReveal, id));
   std::vector<FieldError> errors;
   const bool reason_blank = reason.find_first_not_of(" \t\r\n") == std::string::npos;
   if (reason_blank) errors.push_back({"reason", "required"});
@@ -490,11 +574,16 @@ Result<RevealedFields> CustomerService::Reveal(const Actor& actor, const std::st
     return Status(ErrorCode::kPermissionDenied, "this role may not reveal some of these fields",
                   std::move(refused));
   }
+  // The fields asked for, as well as those returned (issue 10.12): a
+  // field the customer has no value for is asked but not returned.
+  boost::json::array asked;
+  for (const std::string& key : wanted) asked.push_back(boost::json::string(key));
   RETURN_IF_ERROR(accounts_.CheckRevealRate(actor));
   Result<store::CustomerRecord> record = store_.GetCustomer(id);
   if (!record.ok()) {
     RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerReveal, id, audit::result::kFailed,
-                          {{"reason", ErrorCodeName(record.status().code())}}));
+                          {{"reason", ErrorCodeName(record.status().code())},
+                           {"fields_asked", std::move(asked)}}));
     return record.status();
   }
   RevealedFields out;
@@ -526,7 +615,9 @@ Result<RevealedFields> CustomerService::Reveal(const Actor& actor, const std::st
     out.fields.emplace(field_key, std::move(plain));
   }
   RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerReveal, id, audit::result::kOk,
-                        {{"fields", std::move(names)}, {"reason", reason}}));
+                        {{"fields", std::move(names)},
+                         {"fields_asked", std::move(asked)},
+                         {"reason", reason}}));
   return out;
 }
 

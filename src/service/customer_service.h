@@ -24,6 +24,7 @@
 #include "service/account_service.h"
 #include "service/actor.h"
 #include "service/audit_service.h"
+#include "service/search_guard.h"
 #include "store/store.h"
 
 namespace custvault::service {
@@ -88,6 +89,7 @@ using SensitiveEditFiler = std::function<Result<std::string>(
 
 inline constexpr size_t kRevealReasonBytesMax = 200;
 inline constexpr size_t kRevealFieldsMax = 32;
+inline constexpr size_t kSearchUnlockReasonBytesMax = 200;
 
 // Every public method first asks the policy (through AccountService::Authorize:
 // 403 and an access.denied audit entry when the role may not), works per
@@ -105,11 +107,21 @@ class CustomerService {
   // encrypts, indexes and stores; retries the random id on collision.
   Result<CustomerView> Create(const Actor& actor, const std::map<std::string, std::string>& input);
   Result<CustomerView> Get(const Actor& actor, const std::string& id);
-  // Exact search on a searchable field through its blind index.
+  // Exact search on a searchable field through its blind index. Each
+  // search is charged to the account's search budget (SearchGuard, issue
+  // 10.1): kRateLimited with *retry_after_seconds set when it is spent,
+  // kLocked when the account's search is locked. Audited with the field
+  // name and the hit count, never the value.
   Result<CustomerListPage> Search(const Actor& actor, const std::string& field_key,
                                   const std::string& value,
                                   const std::optional<std::string>& cursor,
-                                  std::optional<int> limit);
+                                  std::optional<int> limit, int* retry_after_seconds = nullptr);
+  // Clears an account's search lock (policy search.unlock; audited as
+  // search.unlock with the reason). kNotFound when it is not locked.
+  Status ClearSearchLock(const Actor& actor, const std::string& account_id,
+                         const std::string& reason);
+  // The accounts whose search is locked (policy search.unlock).
+  Result<std::vector<store::SearchBudgetRow>> SearchLocks(const Actor& actor);
   // tag: "dimension:value" or empty.
   Result<CustomerListPage> List(const Actor& actor, const std::string& tag,
                                 const std::optional<std::string>& cursor, std::optional<int> limit);
@@ -147,6 +159,9 @@ class CustomerService {
   void SetSensitiveEditFiler(SensitiveEditFiler filer) {
     sensitive_edit_filer_ = std::move(filer);
   }
+  // The search budget (Vault always sets one; without it searches are
+  // refused, so no search can ever run unbudgeted). Must outlive the service.
+  void SetSearchGuard(SearchGuard* guard) { search_guard_ = guard; }
 
  private:
   // Encrypts validated values into a record with a fresh customer key.
@@ -168,9 +183,11 @@ class CustomerService {
   // When creating, fields the role may change only with approval may be
   // supplied (there is no earlier value to protect); so may they when
   // `approval_follows` (the change is filed for approval, not applied).
+  // `customer_id` is the customer changed ("" when creating), recorded
+  // with a refusal.
   Status CheckEditable(const Actor& actor, const std::vector<std::string>& field_keys,
                        std::string_view operation, bool creating,
-                       bool approval_follows = false);
+                       bool approval_follows = false, std::string_view customer_id = {});
   // Appends one audit entry and waits until it is durable.
   Status Audit(const Actor& actor, std::string_view operation, std::string_view customer_id,
                std::string_view result, boost::json::object details = {});
@@ -195,6 +212,7 @@ class CustomerService {
   AuditRecorder& audit_;
   InitialTagger initial_tagger_;
   SensitiveEditFiler sensitive_edit_filer_;
+  SearchGuard* search_guard_ = nullptr;
 };
 
 // The contact fields a customer may change through self-service (R-SELF-1).

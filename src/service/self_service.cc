@@ -150,12 +150,18 @@ SelfServiceService::SelfServiceService(Env* env, const Config& config,
       challenges_(challenges),
       customers_(customers),
       audit_(audit),
+      flood_guard_(env,
+                   {.requests_max = config.self_service.requests_per_ip_max,
+                    .window_us = int64_t{config.self_service.requests_window_seconds} *
+                                 kMicrosPerSecond},
+                   [this](const FloodSummary& summary) { AuditThrottled(summary); }),
       gateway_(std::move(gateway)) {
   if (!gateway_) gateway_ = std::make_unique<UnavailableSmsGateway>();
   sender_ = std::thread([this] { RunSender(); });
 }
 
 SelfServiceService::~SelfServiceService() {
+  flood_guard_.Flush();  // the refusals of the last window are audited too
   {
     std::lock_guard lock(queue_mutex_);
     stopping_ = true;
@@ -294,6 +300,28 @@ Status SelfServiceService::Audit(const std::string& challenge_id, const std::str
   return Status::Ok();
 }
 
+void SelfServiceService::AuditThrottled(const FloodSummary& summary) {
+  boost::json::object by_endpoint;
+  for (const auto& [endpoint, count] : summary.refused_by_endpoint) by_endpoint[endpoint] = count;
+  boost::json::array top;
+  for (const auto& [address, count] : summary.top_addresses) {
+    top.push_back(boost::json::object{{"ip", address}, {"refused", count}});
+  }
+  // One address: the entry carries it, so a search by IP finds the flood.
+  const std::string ip = summary.top_addresses.size() == 1 && summary.addresses_refused == 1
+                             ? summary.top_addresses[0].first.substr(0, store::kChallengeIpBytesMax)
+                             : std::string("unknown");
+  Audit("", ip, audit::op::kSelfServiceThrottled, "", audit::result::kDenied,
+        {{"window_start", FormatRfc3339(summary.window_start_us)},
+         {"window_end", FormatRfc3339(summary.window_end_us)},
+         {"refused", summary.refused},
+         {"admitted", summary.admitted},
+         {"refused_by_endpoint", std::move(by_endpoint)},
+         {"addresses", summary.addresses_refused},
+         {"top_addresses", std::move(top)}})
+      .IgnoreError();  // the refusals stand; the log is down and says so elsewhere
+}
+
 Result<bool> SelfServiceService::DetailsMatch(const store::CustomerRecord* record,
                                               std::string_view id_last4,
                                               std::string_view normalised_phone,
@@ -344,6 +372,8 @@ Result<bool> SelfServiceService::DetailsMatch(const store::CustomerRecord* recor
 Result<StartedChallenge> SelfServiceService::Start(const StartRequest& request,
                                                    int* retry_after_seconds) {
   if (!config_.self_service.enabled) return NotFound("self-service is not enabled");
+  // Before any work and any audit entry (issue 10.8).
+  RETURN_IF_ERROR(flood_guard_.Admit(request.ip, "start", retry_after_seconds));
   // Malformed input is refused whatever the database holds (no existence
   // signal): all errors at once.
   std::vector<FieldError> errors;
@@ -440,8 +470,10 @@ Result<StartedChallenge> SelfServiceService::Start(const StartRequest& request,
 }
 
 Result<ChangeToken> SelfServiceService::Verify(const std::string& challenge_id,
-                                               const std::string& code, const std::string& ip) {
+                                               const std::string& code, const std::string& ip,
+                                               int* retry_after_seconds) {
   if (!config_.self_service.enabled) return NotFound("self-service is not enabled");
+  RETURN_IF_ERROR(flood_guard_.Admit(ip, "verify", retry_after_seconds));
   if (!LooksLikeCode(code)) {
     return Validation({{"code", "format"}}, "the code is 6 digits");
   }
@@ -505,8 +537,10 @@ Result<ChangeToken> SelfServiceService::Verify(const std::string& challenge_id,
   return token;
 }
 
-Result<CustomerView> SelfServiceService::Change(const ContactChange& change) {
+Result<CustomerView> SelfServiceService::Change(const ContactChange& change,
+                                                int* retry_after_seconds) {
   if (!config_.self_service.enabled) return NotFound("self-service is not enabled");
+  RETURN_IF_ERROR(flood_guard_.Admit(change.ip, "changes", retry_after_seconds));
   const std::string audit_ip =
       change.ip.empty() ? "unknown" : change.ip.substr(0, store::kChallengeIpBytesMax);
   std::vector<FieldError> errors;

@@ -21,7 +21,13 @@
 // answer never waits for the gateway. docs/self-service.md names the
 // residual differences.
 //
-// Limits: codes_per_customer_per_hour starts per customer id (decoys
+// Limits: first of all, requests_per_ip_max requests to any of the three
+// steps per client address per requests_window_seconds (RequestFloodGuard,
+// in this process's memory): past it a step answers kRateLimited before
+// any work or audit entry, and the refusals are audited as one
+// self_service.throttled summary per window with counts (issue 10.8: a
+// flood of unauthenticated requests must not fill the audit log). Then
+// codes_per_customer_per_hour starts per customer id (decoys
 // count: the 429 is the same for ids that exist and ids that do not) and
 // starts_per_ip_per_hour per client address, both counted in the database
 // (several processes share them); code_ttl_seconds, code_attempts_max.
@@ -56,6 +62,7 @@
 #include "crypto/secret.h"
 #include "service/audit_service.h"
 #include "service/customer_service.h"
+#include "service/request_flood_guard.h"
 #include "service/sms_gateway.h"
 #include "store/self_service_store.h"
 #include "store/store.h"
@@ -134,16 +141,22 @@ class SelfServiceService {
   // id, for a match and a decoy alike.
   Result<StartedChallenge> Start(const StartRequest& request, int* retry_after_seconds = nullptr);
 
-  // Step 2. kValidationFailed when the code is not 6 ASCII digits;
+  // Step 2. kRateLimited (with *retry_after_seconds) past the per-address
+  // limit; kValidationFailed when the code is not 6 ASCII digits;
   // kUnauthenticated (kVerifyFailedMessage) for every other failure.
   Result<ChangeToken> Verify(const std::string& challenge_id, const std::string& code,
-                             const std::string& ip);
+                             const std::string& ip, int* retry_after_seconds = nullptr);
 
-  // Step 3. kValidationFailed (every bad field at once: token missing,
+  // Step 3. kRateLimited (with *retry_after_seconds) past the per-address
+  // limit; kValidationFailed (every bad field at once: token missing,
   // nothing to change, catalog errors of phone/address); kUnauthenticated
   // (kTokenFailedMessage) for a token that is wrong, expired or used;
   // otherwise the customer's contact fields after the change, masked.
-  Result<CustomerView> Change(const ContactChange& change);
+  Result<CustomerView> Change(const ContactChange& change, int* retry_after_seconds = nullptr);
+
+  // Writes the summary of the refusals of the per-address limit so far
+  // (done by the next request after each window, and at destruction).
+  void FlushThrottleSummary() { flood_guard_.Flush(); }
 
   // Replaces the gateway (the HTTP layer installs HttpSmsGateway when
   // sms.gateway is "http"; tests install their own). Before serving only.
@@ -190,6 +203,8 @@ class SelfServiceService {
   Status Audit(const std::string& challenge_id, const std::string& ip,
                std::string_view operation, const std::string& customer_id,
                std::string_view result, boost::json::object details);
+  // One self_service.throttled entry for a window's refusals.
+  void AuditThrottled(const FloodSummary& summary);
 
   Env* env_;
   const Config& config_;
@@ -201,6 +216,7 @@ class SelfServiceService {
   AuditRecorder& audit_;
   std::unique_ptr<DummyCustomer> dummy_;
   std::function<void(const std::string&)> on_contact_changed_;
+  RequestFloodGuard flood_guard_;
 
   std::unique_ptr<SmsGateway> gateway_;  // used by the sender thread only (after start)
   mutable std::mutex queue_mutex_;

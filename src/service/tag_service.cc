@@ -466,7 +466,7 @@ Result<ApprovalView> TagService::RequestTagChange(const Actor& actor,
                                                   const std::string& dimension,
                                                   const std::string& value,
                                                   const std::string& reason) {
-  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kTagRequest));
+  RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kTagRequest, customer_id));
   const Snapshot rules = Current();
   std::vector<FieldError> errors;
   const std::vector<std::string>& dimensions = rules.rules->dimensions();

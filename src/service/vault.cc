@@ -183,6 +183,7 @@ Status AuditEventSink::Record(const SecurityEvent& event) {
   entry.actor_role = event.actor_role;
   entry.source_ip = event.ip;
   entry.operation = std::string(operation);
+  entry.customer_id = event.customer_id;
   entry.result = std::string(event.success                      ? audit::result::kOk
                              : event.type == kEventAccessDenied ? audit::result::kDenied
                                                                 : audit::result::kFailed);
@@ -348,6 +349,13 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   vault->customers_ =
       std::make_unique<CustomerService>(env, config, *vault->catalog_, *vault->keyring_,
                                         *vault->store_, *vault->accounts_, *vault->audit_);
+  // The search budget of each account (issue 10.1): in the database, so a
+  // lock holds across restarts and processes.
+  ASSIGN_OR_RETURN(vault->search_budget_store_,
+                   store::OpenSqliteSearchBudgetStore(*vault->store_));
+  vault->search_guard_ =
+      std::make_unique<SearchGuard>(env, config.search, *vault->search_budget_store_);
+  vault->customers_->SetSearchGuard(vault->search_guard_.get());
   ASSIGN_OR_RETURN(vault->business_store_, store::OpenSqliteBusinessStore(*vault->store_));
   vault->business_ = std::make_unique<BusinessService>(env, config, *vault->keyring_,
                                                        *vault->store_, *vault->business_store_,

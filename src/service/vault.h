@@ -38,6 +38,7 @@
 #include "store/tag_store.h"
 #include "store/business_store.h"
 #include "store/identity_store.h"
+#include "store/search_budget_store.h"
 #include "store/self_service_store.h"
 #include "store/store.h"
 
@@ -134,6 +135,8 @@ class Vault {
   std::unique_ptr<store::TagStore> tag_store_;
   std::unique_ptr<TagService> tags_;
   std::unique_ptr<SensitiveEditHandler> sensitive_edits_;
+  std::unique_ptr<store::SearchBudgetStore> search_budget_store_;
+  std::unique_ptr<SearchGuard> search_guard_;  // used by customers_
   std::unique_ptr<CustomerService> customers_;
   std::unique_ptr<store::BusinessStore> business_store_;
   std::unique_ptr<BusinessService> business_;

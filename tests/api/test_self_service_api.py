@@ -33,6 +33,7 @@ class SelfServiceApiTest(unittest.TestCase):
             "CUSTVAULT_SELF_SERVICE_CODE_TTL_SECONDS": str(CODE_TTL_SECONDS),
             # All tests come from 127.0.0.1; the per-IP limit has its own test.
             "CUSTVAULT_SELF_SERVICE_STARTS_PER_IP_PER_HOUR": "1000",
+            "CUSTVAULT_SELF_SERVICE_REQUESTS_PER_IP_MAX": "100000",
         }).start()
         cls.manager = cls.server.token_for("info_manager")
         cls.auditor = cls.server.staff()["auditor"]

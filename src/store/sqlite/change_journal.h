@@ -66,6 +66,9 @@ inline constexpr char kBackupStateTable[] = "backup_state";
 //                       (a schema change needs a new full backup)
 //   self_service_challenges  one-day customer self-service challenges and
 //                       their rate-limit counts: worthless after a restore
+//   search_budgets      per-account search counters, changed by every search
+//                       (they would fill the journal); a restored vault
+//                       starts with fresh budgets and no search locks
 //   sqlite_*            SQLite's own (sqlite_sequence, sqlite_stat1)
 bool JournalExcludedTable(std::string_view table);
 

@@ -335,8 +335,24 @@ DROP TABLE channels;
 ALTER TABLE channels_rebuilt RENAME TO channels;
 )sql";
 
+// Migration 8: the search budget of each staff account (issue 10.1,
+// store/search_budget_store.h): counters of its current window and its
+// search lock. Not journaled (store/sqlite/change_journal.h).
+constexpr char kMigration8[] = R"sql(
+CREATE TABLE search_budgets (
+  account_id      TEXT    NOT NULL PRIMARY KEY,
+  window_start_us INTEGER NOT NULL,
+  searches        INTEGER NOT NULL,
+  misses          INTEGER NOT NULL,
+  refused         INTEGER NOT NULL,
+  locked_at_us    INTEGER NOT NULL,
+  lock_reason     TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX search_budgets_locked ON search_budgets(locked_at_us) WHERE locked_at_us <> 0;
+)sql";
+
 constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5, kMigration6, kMigration7};
+                                       kMigration5, kMigration6, kMigration7, kMigration8};
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 
 constexpr char kCreateVersionTable[] =
