@@ -187,12 +187,12 @@ struct Config {
 
 // The CUSTVAULT_ variables that are not configuration keys: used by the
 // scripts, the tests and the benchmarks (README "Configuration").
-inline constexpr std::array<std::string_view, 13> kNonConfigEnvironmentNames = {
+inline constexpr std::array<std::string_view, 14> kNonConfigEnvironmentNames = {
     "CUSTVAULT_DATA_DIR",     "CUSTVAULT_BINARY",        "CUSTVAULT_TEST_DATA_DIR",
     "CUSTVAULT_ROOT",         "CUSTVAULT_NINJA_JOBS",    "CUSTVAULT_WYCHEPROOF_DIR",
     "CUSTVAULT_TOKEN",        "CUSTVAULT_BENCH_IDS",     "CUSTVAULT_BENCH_PHONES",
     "CUSTVAULT_SHIPPING_RATE", "CUSTVAULT_SHIPPING_LOAD_SECONDS", "CUSTVAULT_PACKAGES",
-    "CUSTVAULT_PYTHON"};
+    "CUSTVAULT_PYTHON",       "CUSTVAULT_TEST_JOBS"};
 
 // Parses TOML text (may be empty) and applies overrides from `environment`
 // (name -> value, normally the process environment). Validates every value.
