@@ -75,11 +75,16 @@ class RulesApiTest(unittest.TestCase):
         for t in threads:
             t.join()
         self.assertEqual(catalog.status, 200, catalog.body[:300])
-        self.assertEqual(results, [422] * 18)
+        # Refused by the guard (422), or by the expensive routes' full
+        # queue (503) before any parsing: never parsed, never accepted.
+        self.assertEqual(len(results), 18)
+        self.assertTrue(set(results) <= {422, 503}, results)
+        self.assertIn(422, results)
+        parsed_and_refused = results.count(422)
         # Every refusal is audited, without the text.
         refused_dry_runs = [e for e in self.audit("tag.reclassify")
                             if e["details"].get("outcome") == "refused" and e["result"] == "invalid"]
-        self.assertEqual(len(refused_dry_runs), 18 + len(neighbours))
+        self.assertEqual(len(refused_dry_runs), parsed_and_refused + len(neighbours))
         self.assertTrue(all(e["result"] == "invalid" and e["actor_role"] == "auditor"
                             for e in refused_dry_runs))
         refused_proposals = [e for e in self.audit("rules.change")
