@@ -281,7 +281,9 @@ int Main(int argc, char** argv) {
   };
 
   CLI::App* init = app.add_subcommand(
-      "init", "Create a data directory: config, master key (0600), database, bootstrap token");
+      "init",
+      "Create a data directory: config, master key (0600), databases, and the "
+      "initial-credentials file (0600) with the first accounts' one-time passwords");
   add_data_dir(init);
 
   std::string listen;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <toml.hpp>
 #include <variant>
@@ -254,6 +255,20 @@ Result<Config> ParseConfig(const std::string& toml_text, const std::string& data
       const auto spec = specs.find(key);
       if (spec == specs.end()) return BadKey(key, "unknown key");
       RETURN_IF_ERROR(ApplyTomlValue(key, spec->second, value));
+    }
+  }
+  // A CUSTVAULT_ variable that names no key is a typo (an allow-list
+  // spelt CUSTVAULT_AUTH_IP_ALLOW_LIST would silently be off): it stops the
+  // start, named, like an unknown key in the file. Only the few variables
+  // the project's scripts and tests use for other purposes are let through.
+  std::set<std::string, std::less<>> known_names;
+  for (std::string_view name : kNonConfigEnvironmentNames) known_names.emplace(name);
+  for (const auto& [key, spec] : specs) known_names.insert(EnvironmentName(key));
+  for (const auto& [name, value] : environment) {
+    if (name.rfind("CUSTVAULT_", 0) == 0 && !known_names.contains(name)) {
+      const std::string shown = name.size() > 64 ? name.substr(0, 64) + "..." : name;
+      return InvalidArgument("environment variable " + shown +
+                             " names no configuration key (README, Configuration)");
     }
   }
   for (const auto& [key, spec] : specs) {

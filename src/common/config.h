@@ -7,9 +7,11 @@
 // message that names the key, so a typo never silently means a default.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -223,8 +225,19 @@ struct Config {
   std::string DataPath(const std::string& name) const;
 };
 
+// The CUSTVAULT_ variables that are not configuration keys: used by the
+// scripts, the tests and the benchmarks (README "Configuration").
+inline constexpr std::array<std::string_view, 14> kNonConfigEnvironmentNames = {
+    "CUSTVAULT_DATA_DIR",     "CUSTVAULT_BINARY",        "CUSTVAULT_TEST_DATA_DIR",
+    "CUSTVAULT_ROOT",         "CUSTVAULT_NINJA_JOBS",    "CUSTVAULT_WYCHEPROOF_DIR",
+    "CUSTVAULT_TOKEN",        "CUSTVAULT_BENCH_IDS",     "CUSTVAULT_BENCH_PHONES",
+    "CUSTVAULT_SHIPPING_RATE", "CUSTVAULT_SHIPPING_LOAD_SECONDS", "CUSTVAULT_PACKAGES",
+    "CUSTVAULT_PYTHON",       "CUSTVAULT_TEST_JOBS"};
+
 // Parses TOML text (may be empty) and applies overrides from `environment`
 // (name -> value, normally the process environment). Validates every value.
+// A CUSTVAULT_ name in `environment` that is neither a key's variable nor in
+// kNonConfigEnvironmentNames is refused (kInvalidArgument naming it).
 Result<Config> ParseConfig(const std::string& toml_text, const std::string& data_dir,
                            const std::map<std::string, std::string>& environment);
 

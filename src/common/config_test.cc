@@ -64,6 +64,29 @@ TEST(ConfigTest, UnknownKeyIsRefusedAndNamed) {
   EXPECT_NE(c.status().message().find("server.lisen"), std::string::npos);
 }
 
+// Issue 11.7: a misspelt CUSTVAULT_ variable used to be ignored, leaving
+// the allow-list off. Any CUSTVAULT_ name that is no key stops the start.
+TEST(ConfigTest, R_CFG_MisspeltEnvironmentVariableIsRefusedAndNamed) {
+  for (const std::string name :
+       {"CUSTVAULT_AUTH_IP_ALLOW_LIST", "CUSTVAULT_SERVER_LISTN", "CUSTVAULT_LOG",
+        "CUSTVAULT_AUTH_IP_ALLOWLIST_"}) {
+    SCOPED_TRACE(name);
+    Result<Config> c = ParseConfig("", "/d", {{name, "10.0.0.0/8"}});
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(c.status().message().find(name), std::string::npos) << c.status().message();
+  }
+  // The right spelling is applied, and the project's own non-config
+  // variables (scripts, tests, benchmarks) are let through.
+  Result<Config> right = ParseConfig("", "/d", {{"CUSTVAULT_AUTH_IP_ALLOWLIST", "10.0.0.0/8"}});
+  ASSERT_TRUE(right.ok()) << right.status().ToString();
+  for (std::string_view name : kNonConfigEnvironmentNames) {
+    EXPECT_TRUE(ParseConfig("", "/d", {{std::string(name), "x"}}).ok()) << name;
+  }
+  // Other programs' variables are none of our business.
+  EXPECT_TRUE(ParseConfig("", "/d", {{"HOME", "/root"}, {"CUSTVAULTX", "1"}}).ok());
+}
+
 TEST(ConfigTest, WrongTypeIsRefusedAndNamed) {
   Result<Config> c = ParseConfig("[server]\nworker_threads = \"four\"\n", "/d", {});
   ASSERT_FALSE(c.ok());

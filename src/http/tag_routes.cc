@@ -275,10 +275,19 @@ json::object ApprovalDetailJson(const service::ApprovalDetail& detail) {
                                  {"applied", item.applied}});
   }
   out["items"] = std::move(items);
+  out["details"] = detail.details.empty() ? json::value(nullptr) : json::value(detail.details);
   out["next_items_cursor"] = detail.next_items_cursor ? json::value(*detail.next_items_cursor)
                                                       : json::value(nullptr);
   return out;
 }
+
+namespace {
+json::value SuppressibleCount(int64_t count, bool suppressed) {
+  // Issue 11.2: a group under the dry run's minimum is shown as "<10".
+  if (suppressed) return json::string("<" + std::to_string(service::kDryRunGroupMin));
+  return json::value(count);
+}
+}  // namespace
 
 json::object ReclassifyReportJson(const service::ReclassifyReport& report) {
   json::array transitions;
@@ -287,7 +296,8 @@ json::object ReclassifyReportJson(const service::ReclassifyReport& report) {
                                        {"from", t.from.empty() ? json::value(nullptr)
                                                                : json::value(t.from)},
                                        {"to", t.to},
-                                       {"customers", t.customers}});
+                                       {"customers", SuppressibleCount(t.customers,
+                                                                       t.suppressed)}});
   }
   json::array sample;
   for (const service::CustomerTagChange& c : report.sample) {
@@ -299,7 +309,9 @@ json::object ReclassifyReportJson(const service::ReclassifyReport& report) {
   out["rules_version"] = report.rules_version == 0 ? json::value(nullptr)
                                                    : json::value(report.rules_version);
   out["customers_scanned"] = report.customers_scanned;
-  out["customers_changed"] = report.customers_changed;
+  out["customers_changed"] =
+      SuppressibleCount(report.customers_changed, report.customers_changed_suppressed);
+  out["small_groups_suppressed"] = report.small_groups_suppressed;
   out["customers_failed"] = report.customers_failed;
   out["transitions"] = std::move(transitions);
   out["sample"] = std::move(sample);

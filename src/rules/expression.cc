@@ -394,6 +394,22 @@ class ExpressionParser {
 
 const std::vector<std::string_view>& Expression::MetricNames() { return kMetricNames; }
 
+std::vector<std::string_view> Expression::MetricsUsed() const {
+  std::vector<bool> used(kMetricNames.size(), false);
+  for (const Node& node : nodes_) {
+    if (node.kind == Kind::kCompareInteger || node.kind == Kind::kCompareString ||
+        node.kind == Kind::kInIntegers || node.kind == Kind::kInStrings) {
+      used[static_cast<size_t>(node.metric)] = true;
+    }
+  }
+  std::vector<std::string_view> out;
+  for (size_t i = 0; i < used.size(); ++i) {
+    if (used[i]) out.push_back(kMetricNames[i]);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Result<Expression> Expression::Parse(std::string_view text) {
   if (text.size() > kTextBytesMax) {
     return InvalidArgument("condition longer than " + std::to_string(kTextBytesMax) + " bytes");

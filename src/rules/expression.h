@@ -49,6 +49,10 @@ class Expression {
   // The name of each metric as the language spells it, in one place.
   static const std::vector<std::string_view>& MetricNames();
 
+  // The metrics this condition reads (names as MetricNames spells them),
+  // sorted, each once: a dry run checks them against the caller's role.
+  std::vector<std::string_view> MetricsUsed() const;
+
  private:
   friend class ExpressionParser;  // expression.cc builds the tree
 

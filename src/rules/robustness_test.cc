@@ -89,6 +89,56 @@ TEST(RulesRobustness, MutatedRulesFilesParseOrAreRefused) {
   EXPECT_GT(parsed, 0);
 }
 
+// Issue 11.1: random structures around the guard's limits (dotted-key
+// parts, array items, inline-table nesting, key length) spliced into a
+// valid file: each parses or is refused, and whatever is over a limit is
+// refused by the guard, before toml11 could spend time on it.
+TEST(RulesRobustness, Issue_11_1_StructuresAroundTheGuardsLimitsParseOrAreRefused) {
+  std::mt19937 rng(1107);
+  const std::string seed(DefaultRulesToml());
+  std::uniform_int_distribution<int> shape(0, 3);
+  std::uniform_int_distribution<int> size(1, 80);
+  for (int i = 0; i < kRandomCases / 4; ++i) {
+    const int n = size(rng);
+    std::string piece;
+    bool over_limit = false;
+    switch (shape(rng)) {
+      case 0:  // a dotted key of n parts
+        for (int k = 0; k < n; ++k) piece += k == 0 ? "a" : ".a";
+        piece += " = 1\n";
+        over_limit = n > 8;
+        break;
+      case 1:  // an array of n * 20 items
+        piece = "x = [";
+        for (int k = 0; k < n * 20; ++k) piece += k == 0 ? "1" : ",1";
+        piece += "]\n";
+        over_limit = n * 20 > 64;
+        break;
+      case 2:  // inline tables nested n / 4 deep
+        piece = "x = ";
+        for (int k = 0; k < n / 4; ++k) piece += "{a = ";
+        piece += "1";
+        for (int k = 0; k < n / 4; ++k) piece += "}";
+        piece += "\n";
+        over_limit = n / 4 > 16;
+        break;
+      default:  // a quoted key of n * 4 bytes
+        piece = "\"" + std::string(static_cast<size_t>(n) * 4, 'k') + "\" = 1\n";
+        over_limit = n * 4 > 128;
+        break;
+    }
+    // Before the first [[dimension]]: top-level keys.
+    const std::string text = piece + seed;
+    ExpectParsedOrRefused(text, rng);
+    if (over_limit) {
+      Result<RuleSet> rules = RuleSet::Parse(text);
+      ASSERT_FALSE(rules.ok());
+      EXPECT_EQ(rules.status().message().find("not valid TOML"), std::string::npos)
+          << rules.status().message();
+    }
+  }
+}
+
 TEST(RulesRobustness, RandomBytesAreRefused) {
   std::mt19937 rng(7);
   for (int i = 0; i < kRandomCases; ++i) ExpectParsedOrRefused(RandomBytes(rng, 256), rng);

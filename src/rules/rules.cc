@@ -73,7 +73,12 @@ Result<RuleSet> RuleSet::Parse(std::string_view toml_text) {
     return InvalidArgument("rules file is larger than " + std::to_string(kTextBytesMax / 1024) +
                            " KiB");
   }
-  RETURN_IF_ERROR(CheckTomlInput(toml_text, "rules file"));
+  // Every dimension and rule is a table; a rules file needs no more.
+  TomlLimits limits;
+  limits.bytes_max = kTextBytesMax;
+  limits.tables_max = kDimensionsMax * (kRulesPerDimensionMax + 1);
+  limits.array_items_max = kRulesPerDimensionMax;
+  RETURN_IF_ERROR(CheckTomlInput(toml_text, "rules file", limits));
   toml::value root;
   try {
     std::istringstream in{std::string(toml_text)};
@@ -183,6 +188,16 @@ Result<RuleSet> RuleSet::Parse(std::string_view toml_text) {
 int RuleSet::window_days() const { return window_days_; }
 
 const std::vector<std::string>& RuleSet::dimensions() const { return dimension_names_; }
+
+std::vector<std::string_view> RuleSet::MetricsUsed() const {
+  std::set<std::string_view> used;
+  for (const Dimension& dimension : dimensions_) {
+    for (const Rule& rule : dimension.rules) {
+      for (std::string_view metric : rule.when.MetricsUsed()) used.insert(metric);
+    }
+  }
+  return {used.begin(), used.end()};
+}
 
 Tags RuleSet::Classify(const CustomerMetrics& metrics) const {
   Tags tags;

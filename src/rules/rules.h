@@ -51,6 +51,8 @@ class RuleSet {
   int window_days() const;
   // The dimensions this rule set assigns, in file order.
   const std::vector<std::string>& dimensions() const;
+  // The metrics any rule's condition reads, sorted, each once.
+  std::vector<std::string_view> MetricsUsed() const;
   // Tags for one customer: for each dimension, the value of the first rule
   // whose condition holds, else the dimension's default.
   Tags Classify(const CustomerMetrics& metrics) const;

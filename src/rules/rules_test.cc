@@ -288,5 +288,25 @@ TEST(RuleSetLimits, DeeplyNestedTomlIsRefusedBeforeTheTomlParser) {
   ExpectRefused("x = " + std::string(20'000, '['), {"brackets nest deeper than 16"});
 }
 
+// Issue 11.1: texts whose parse cost grows faster than their size are
+// refused by the guard (its messages name the limit), before toml11 runs.
+TEST(RuleSetLimits, Issue_11_1_CostlyTomlIsRefusedBeforeTheTomlParser) {
+  const auto repeat = [](std::string_view piece, size_t times) {
+    std::string out;
+    for (size_t i = 0; i < times; ++i) out += piece;
+    return out;
+  };
+  std::string header = kHeader;
+  ExpectRefused(header + "[" + repeat("a.", 32000) + "a]\n", {"dotted key has too many parts"});
+  ExpectRefused(header + repeat("a.", 20000) + "a = 1\n", {"dotted key has too many parts"});
+  ExpectRefused(header + "x = {" + repeat("a.", 20000) + "a = 1}\n",
+                {"dotted key has too many parts"});
+  ExpectRefused(header + "x = [" + repeat("1,", 100) + "1]\n", {"array has too many items"});
+  ExpectRefused(header + repeat("[[dimension]]\n", 32 * 65 + 1), {"too many tables"});
+  ExpectRefused(header + "\"" + std::string(30000, 'k') + "\" = 1\n", {"key is too long"});
+  // The built-in rules still parse.
+  EXPECT_TRUE(RuleSet::Parse(DefaultRulesToml()).ok());
+}
+
 }  // namespace
 }  // namespace custvault::rules

@@ -117,6 +117,10 @@ std::string TruncateUtf8(std::string_view text, size_t max_bytes) {
   return std::string(text.substr(0, end));
 }
 
+Result<boost::json::object> ApprovalHandler::Describe(const ApprovalRecord&) {
+  return boost::json::object{};
+}
+
 Result<ApplyOutcome> ApprovalHandler::ApplyItems(const Actor& approver,
                                                  const ApprovalRecord& approval,
                                                  ChosenItems& chosen) {
@@ -264,6 +268,16 @@ Status ApprovalService::Deny(const Actor& actor, std::string_view reason,
   return PermissionDenied(std::string(reason == "own_request"
                                           ? "the requester of an approval may never decide it"
                                           : "your role may not decide this kind of approval"));
+}
+
+bool ApprovalService::OwnRequest(const Actor& actor, const std::string& id) {
+  if (id.empty() || id.size() > store::kApprovalIdBytesMax || actor.id.empty()) return false;
+  if (id.rfind(kRoleRequestIdPrefix, 0) == 0) {
+    Result<store::RoleRequestRecord> grant = identity_.GetRoleRequest(id);
+    return grant.ok() && (grant->requested_by == actor.id || grant->account_id == actor.id);
+  }
+  Result<ApprovalRecord> approval = store_.GetApproval(id);
+  return approval.ok() && approval->requested_by == actor.id;
 }
 
 Status ApprovalService::CheckMaker(const Actor& maker, ApprovalKind kind) {
@@ -518,6 +532,18 @@ Result<ApprovalDetail> ApprovalService::Get(const Actor& actor, const std::strin
         {std::to_string(item.seq), item.customer_id, item.summary, item.chosen, item.applied});
   }
   if (items.next_seq) detail.next_items_cursor = store::EncodeCursor(std::to_string(*items.next_seq));
+  if (const std::optional<ApprovalKind> kind = policy::ParseApprovalKind(approval.kind)) {
+    if (const auto handler = handlers_.find(*kind); handler != handlers_.end()) {
+      Result<boost::json::object> described = handler->second->Describe(approval);
+      if (described.ok()) {
+        detail.details = std::move(*described);
+      } else {
+        // The approval is still shown; what could not be described is said.
+        spdlog::warn("approval {}: details not shown: {}", id, described.status().ToString());
+        detail.details = {{"error", "the details could not be read"}};
+      }
+    }
+  }
   return detail;
 }
 
@@ -546,7 +572,12 @@ Result<ApprovalView> ApprovalService::DecideRoleGrant(const Actor& actor, const 
 
 Result<ApprovalView> ApprovalService::Decide(const Actor& actor, const std::string& id,
                                              const ApprovalDecision& decision) {
-  // Roles that decide nothing are refused before anything is looked up.
+  // Issue 10.13: one's own request is refused with that reason whatever
+  // the role (a sys_admin deciding the grant they filed was told their role
+  // may not decide). Looking it up first tells the caller nothing new: only
+  // the requester learns that the id is theirs.
+  if (OwnRequest(actor, id)) return Deny(actor, "own_request", id);
+  // Roles that decide nothing are refused before anything else is looked up.
   RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kApprovalDecide));
   if (decision.comment.size() > store::kApprovalCommentBytesMax) {
     return Status(ErrorCode::kValidationFailed, "the comment is too long",

@@ -32,6 +32,7 @@
 // kTooLarge for bad input.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -88,6 +89,11 @@ class ApprovalHandler {
   // page by page (still in one transaction), keeping memory flat.
   virtual Result<ApplyOutcome> ApplyItems(const Actor& approver, const ApprovalRecord& approval,
                                           ChosenItems& chosen);
+  // What an approver should see beyond the summary, shown with the
+  // approval (ApprovalDetail::details): e.g. which fields a sensitive edit
+  // changes and whether a newer value exists now, or a rules change's diff
+  // and impact. Masked values and counts only. Default: nothing.
+  virtual Result<boost::json::object> Describe(const ApprovalRecord& approval);
 };
 
 // One item of a batch, as filed.
@@ -150,6 +156,8 @@ struct ApprovalListPage {
 
 struct ApprovalDetail {
   ApprovalView approval;
+  // From the kind's handler (ApprovalHandler::Describe); empty when none.
+  boost::json::object details;
   std::vector<ApprovalItemView> items;  // one page
   std::optional<std::string> next_items_cursor;
 };
@@ -244,6 +252,9 @@ class ApprovalService {
   Status ExpireIfDue(ApprovalRecord& approval);
   Status AuditRequest(const Actor& maker, const ApprovalRecord& approval);
   Status Deny(const Actor& actor, std::string_view reason, const std::string& target);
+  // Whether `actor` filed approval/role request `id` (or is the account a
+  // role grant is for); false when it does not exist.
+  bool OwnRequest(const Actor& actor, const std::string& id);
   // pending -> applying has happened; runs the handler and finishes.
   Result<ApprovalRecord> ApplyAndFinish(const Actor& approver, ApprovalRecord approval);
   Result<ApprovalView> DecideRoleGrant(const Actor& actor, const std::string& id,

@@ -201,6 +201,47 @@ TEST_F(ApprovalServiceTest, SelfApprovalIsRefusedForEveryKindAndAudited) {
   EXPECT_EQ(handler_.calls, 0);
 }
 
+// Issue 10.13: a sys_admin deciding the role grant they filed was told
+// "your role may not decide this kind of approval"; the reason is that the
+// requester never decides their own request, and the answer says so for
+// every kind, whatever the requester's role.
+TEST_F(ApprovalServiceTest, R_APR_1_OwnRequestIsRefusedWithTheOwnRequestReason) {
+  const std::string own_reason = "the requester of an approval may never decide it";
+  for (const policy::ApprovalKindRule& rule : policy::ApprovalKindRules()) {
+    SCOPED_TRACE(std::string(rule.name));
+    const Actor maker = As(MakerOf(rule.kind));
+    std::string id;
+    if (rule.kind == ApprovalKind::kRoleGrant) {
+      NewAccount account;
+      account.username = "own.grant";
+      account.role = Role::kEntryClerk;
+      Result<CreatedAccount> created = vault_->accounts().CreateAccount(maker, account);
+      ASSERT_TRUE(created.ok()) << created.status().ToString();
+      id = created->role_request_id;
+    } else {
+      id = SubmitOk(maker, rule.kind).id;
+    }
+    Result<ApprovalView> decided = approvals().Decide(maker, id, Approve());
+    EXPECT_EQ(decided.status().code(), ErrorCode::kPermissionDenied);
+    EXPECT_EQ(decided.status().message(), own_reason);
+    int own_request_denials = 0;
+    for (const store::AuditEntryRow& row : AuditEntries("access.denied")) {
+      if (row.details.find(id) != std::string::npos &&
+          row.details.find("own_request") != std::string::npos) {
+        ++own_request_denials;
+      }
+    }
+    EXPECT_EQ(own_request_denials, 1);
+  }
+  // Someone else's approval of a kind the caller's role does not decide
+  // still gets the role's reason.
+  const ApprovalView batch = SubmitOk(As(Role::kInfoManager), ApprovalKind::kTagBatch, 2);
+  Result<ApprovalView> wrong_role = approvals().Decide(As(Role::kSecurityOfficer), batch.id,
+                                                       Approve());
+  EXPECT_EQ(wrong_role.status().code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(wrong_role.status().message(), own_reason);
+}
+
 TEST_F(ApprovalServiceTest, OnlyTheKindsApproverRoleDecides) {
   const ApprovalView batch = SubmitOk(As(Role::kInfoManager), ApprovalKind::kTagBatch, 2);
   for (Role role : {Role::kInfoManager, Role::kSecurityOfficer, Role::kAuditor, Role::kSysAdmin,

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "common/env.h"
 #include "common/status.h"
@@ -23,25 +25,50 @@
 
 namespace custvault::service {
 
-// The sealed update as bytes and back (kDataLoss for anything malformed).
+// A sealed update and, per field it sets or removes, a fingerprint of
+// what the field held when the edit was filed (SM3 of the stored
+// envelope; empty when the field was absent). Empty fingerprints: an edit
+// filed before they were recorded.
+struct SealedEdit {
+  store::CustomerUpdate update;
+  std::map<std::string, std::string> fingerprints;
+};
+
+// The sealed edit as bytes and back (kDataLoss for anything malformed).
+std::string EncodeSealedEdit(const SealedEdit& edit);
+Result<SealedEdit> DecodeSealedEdit(std::string_view bytes);
+// The same without fingerprints.
 std::string EncodeSealedUpdate(const store::CustomerUpdate& update);
 Result<store::CustomerUpdate> DecodeSealedUpdate(std::string_view bytes);
 
+// The fingerprints of the fields `update` touches, as `current` holds them.
+std::map<std::string, std::string> FingerprintsOf(const store::CustomerUpdate& update,
+                                                  const store::CustomerRecord& current);
+// The fields whose value in `current` differs from the edit's fingerprint.
+std::vector<std::string> FieldsChangedSince(const SealedEdit& edit,
+                                            const store::CustomerRecord& current);
+
 // Files a sealed update through `approvals` (the maker must be allowed
-// customer.update). `approvals` must outlive the filer.
-SensitiveEditFiler MakeSensitiveEditFiler(ApprovalService& approvals);
+// customer.update), with the fingerprints of the fields it touches as
+// `store` holds them now. Both must outlive the filer.
+SensitiveEditFiler MakeSensitiveEditFiler(ApprovalService& approvals, store::Store& store);
 
 // Applies an approved sensitive edit in one store write. If the customer
 // was deleted meanwhile, the apply fails cleanly (kNotFound
 // "customer_deleted": the approval ends "failed" and nothing is written).
+// If a field it touches changed since filing (issue 11.3), it fails as
+// stale (kConflict "stale: changed since the request: <fields>"; the
+// approval ends "failed" with that outcome, nothing written).
 // Audited as customer.update by the approver, with the approval id and the
-// changed field names.
+// changed field names. Describe shows the touched field names and, while
+// pending, whether a newer value exists now.
 class SensitiveEditHandler final : public ApprovalHandler {
  public:
   SensitiveEditHandler(Env* env, store::Store& store, AuditRecorder& audit)
       : env_(env), store_(store), audit_(audit) {}
   Result<ApplyOutcome> Apply(const Actor& approver, const ApprovalRecord& approval,
                              const std::vector<ApprovalItemRecord>& chosen) override;
+  Result<boost::json::object> Describe(const ApprovalRecord& approval) override;
 
   // Called with the customer id after an edit is applied (the vault
   // recomputes the customer's tags: a credit rating feeds the rules). Set

@@ -200,6 +200,9 @@ class TagService::RulesChangeHandler final : public ApprovalHandler {
                              const std::vector<ApprovalItemRecord>&) override {
     return service_.ActivateRules(approver, approval);
   }
+  Result<json::object> Describe(const ApprovalRecord& approval) override {
+    return service_.DescribeRulesChange(approval);
+  }
 
  private:
   TagService& service_;
@@ -587,16 +590,150 @@ Result<ApplyOutcome> TagService::ApplyTagItems(const Actor& approver,
   return outcome;
 }
 
-Result<ApplyOutcome> TagService::ActivateRules(const Actor& approver,
-                                               const ApprovalRecord& approval) {
+namespace {
+
+// A rules_change payload: {"version": N, "impact": {...}}, or (filed
+// before issue 11.9) the bare version number.
+Result<int64_t> RulesChangeVersion(const std::string& payload) {
   int64_t version = 0;
+  if (!payload.empty() && payload.front() == '{') {
+    json::error_code error;
+    const json::value parsed = json::parse(payload, error);
+    const json::value* v = error || !parsed.is_object() ? nullptr : parsed.as_object().if_contains("version");
+    if (v == nullptr || !v->is_int64() || v->as_int64() < 1) {
+      return DataLoss("rules_change payload has no version number");
+    }
+    return v->as_int64();
+  }
   try {
     size_t used = 0;
-    version = std::stoll(approval.payload, &used);
-    if (used != approval.payload.size() || version < 1) throw std::invalid_argument("version");
+    version = std::stoll(payload, &used);
+    if (used != payload.size() || version < 1) throw std::invalid_argument("version");
   } catch (...) {
     return DataLoss("rules_change payload is not a version number");
   }
+  return version;
+}
+
+json::object ImpactJson(const ReclassifyReport& report) {
+  const auto count = [](int64_t n, bool suppressed) -> json::value {
+    if (suppressed) return json::string("<" + std::to_string(kDryRunGroupMin));
+    return json::value(n);
+  };
+  json::array transitions;
+  for (const TagTransitionCount& t : report.transitions) {
+    transitions.push_back(json::object{
+        {"dimension", t.dimension},
+        {"from", t.from.empty() ? json::value(nullptr) : json::value(t.from)},
+        {"to", t.to},
+        {"customers", count(t.customers, t.suppressed)}});
+  }
+  return json::object{{"customers_scanned", report.customers_scanned},
+                      {"customers_changed",
+                       count(report.customers_changed, report.customers_changed_suppressed)},
+                      {"customers_failed", report.customers_failed},
+                      {"transitions", std::move(transitions)}};
+}
+
+}  // namespace
+
+// A line diff of two texts: "  " same, "- " only in `before`, "+ " only
+// in `after`. The common head and tail are cut to kRulesDiffContextLines;
+// the middle is matched by longest common subsequence when both sides
+// have at most kRulesDiffMatchLinesMax lines (else shown as replaced), and
+// the output holds at most kRulesDiffLinesMax lines.
+std::vector<std::string> RulesDiff(std::string_view before, std::string_view after) {
+  const auto lines_of = [](std::string_view text) {
+    std::vector<std::string_view> lines;
+    while (!text.empty()) {
+      const size_t end = text.find('\n');
+      lines.push_back(text.substr(0, end));
+      if (end == std::string_view::npos) break;
+      text.remove_prefix(end + 1);
+    }
+    return lines;
+  };
+  const std::vector<std::string_view> a = lines_of(before);
+  const std::vector<std::string_view> b = lines_of(after);
+  size_t head = 0;
+  while (head < a.size() && head < b.size() && a[head] == b[head]) ++head;
+  size_t tail = 0;
+  while (tail < a.size() - head && tail < b.size() - head &&
+         a[a.size() - 1 - tail] == b[b.size() - 1 - tail]) {
+    ++tail;
+  }
+  std::vector<std::string> out;
+  bool cut = false;
+  const auto emit = [&out, &cut](std::string_view prefix, std::string_view line) {
+    if (out.size() < kRulesDiffLinesMax) {
+      out.push_back(std::string(prefix) + std::string(line));
+    } else {
+      cut = true;
+    }
+  };
+  for (size_t i = head > kRulesDiffContextLines ? head - kRulesDiffContextLines : 0; i < head; ++i) {
+    emit("  ", a[i]);
+  }
+  const size_t n = a.size() - head - tail;
+  const size_t m = b.size() - head - tail;
+  if (n <= kRulesDiffMatchLinesMax && m <= kRulesDiffMatchLinesMax) {
+    // lcs[i][j]: the longest common subsequence of a[head+i..] and b[head+j..].
+    std::vector<std::vector<uint16_t>> lcs(n + 1, std::vector<uint16_t>(m + 1, 0));
+    for (size_t i = n; i-- > 0;) {
+      for (size_t j = m; j-- > 0;) {
+        lcs[i][j] = a[head + i] == b[head + j]
+                        ? static_cast<uint16_t>(lcs[i + 1][j + 1] + 1)
+                        : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+      }
+    }
+    size_t i = 0, j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && a[head + i] == b[head + j]) {
+        emit("  ", a[head + i]);
+        ++i;
+        ++j;
+      } else if (i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1])) {
+        emit("- ", a[head + i++]);  // removals before additions, as diff shows them
+      } else {
+        emit("+ ", b[head + j++]);
+      }
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) emit("- ", a[head + i]);
+    for (size_t j = 0; j < m; ++j) emit("+ ", b[head + j]);
+  }
+  for (size_t i = 0; i < std::min(tail, kRulesDiffContextLines); ++i) {
+    emit("  ", a[a.size() - tail + i]);
+  }
+  if (cut) out.back() = "... (diff cut at " + std::to_string(kRulesDiffLinesMax) + " lines)";
+  return out;
+}
+
+Result<json::object> TagService::DescribeRulesChange(const ApprovalRecord& approval) {
+  ASSIGN_OR_RETURN(const int64_t version, RulesChangeVersion(approval.payload));
+  ASSIGN_OR_RETURN(const store::RulesVersionRecord proposed, tags_.GetRulesVersion(version));
+  ASSIGN_OR_RETURN(const store::RulesVersionRecord active, tags_.ActiveRulesVersion());
+  json::object out{{"version", version}, {"active_version", active.version}};
+  // Against the version active now: what approving would change.
+  json::array diff;
+  for (std::string& line : RulesDiff(active.text, proposed.text)) diff.push_back(json::string(line));
+  out["diff"] = std::move(diff);
+  out["impact"] = nullptr;
+  if (!approval.payload.empty() && approval.payload.front() == '{') {
+    json::error_code error;
+    json::value parsed = json::parse(approval.payload, error);
+    if (!error && parsed.is_object()) {
+      if (json::value* impact = parsed.as_object().if_contains("impact")) {
+        out["impact"] = std::move(*impact);
+      }
+    }
+  }
+  return out;
+}
+
+Result<ApplyOutcome> TagService::ActivateRules(const Actor& approver,
+                                               const ApprovalRecord& approval) {
+  ASSIGN_OR_RETURN(const int64_t version, RulesChangeVersion(approval.payload));
   ASSIGN_OR_RETURN(const store::RulesVersionRecord proposed, tags_.GetRulesVersion(version));
   ASSIGN_OR_RETURN(const store::RulesVersionRecord active, tags_.ActiveRulesVersion());
   if (active.version > version) {
@@ -636,16 +773,34 @@ Result<RulesOverview> TagService::GetRules(const Actor& actor) {
 
 Result<ProposedRules> TagService::ProposeRules(const Actor& actor, const std::string& text) {
   RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kRulesChange));
+  // A refused proposal is audited like an accepted one (issue 11.1), with
+  // why but never the text.
+  auto refuse = [&](Status refusal, std::string_view reason) -> Status {
+    RETURN_IF_ERROR(Audit(actor, audit::op::kRulesChange, "", audit::result::kInvalid,
+                          {{"activated", false},
+                           {"outcome", "refused"},
+                           {"reason", reason},
+                           {"bytes", text.size()}}));
+    return refusal;
+  };
   if (text.size() > store::kRulesTextBytesMax) {
-    return TooLarge("the rules text is over " + std::to_string(store::kRulesTextBytesMax) +
-                    " bytes");
+    return refuse(TooLarge("the rules text is over " + std::to_string(store::kRulesTextBytesMax) +
+                           " bytes"),
+                  "too_large");
   }
   Result<rules::RuleSet> parsed = rules::RuleSet::Parse(text);
   if (!parsed.ok()) {
-    return Status(ErrorCode::kValidationFailed,
-                  "the rules text is not valid: " + parsed.status().message(),
-                  {{"text", "invalid_rules"}});
+    return refuse(Status(ErrorCode::kValidationFailed,
+                         "the rules text is not valid: " + parsed.status().message(),
+                         {{"text", "invalid_rules"}}),
+                  "invalid_rules");
   }
+  // The dry-run impact, before the lock: a scan of every customer.
+  ReclassifyReport impact;
+  impact.dry_run = true;
+  RETURN_IF_ERROR(Scan(Snapshot{0, std::make_shared<const rules::RuleSet>(*parsed)}, nullptr,
+                       /*keep_sample=*/false, nullptr, impact));
+  SuppressSmallGroups(impact);
   // One proposal at a time in this process: the version number and its
   // approval are made together.
   static std::mutex propose_mutex;
@@ -658,8 +813,17 @@ Result<ProposedRules> TagService::ProposeRules(const Actor& actor, const std::st
   request.subject = "rules:v" + std::to_string(version);
   request.summary = "tag rules version " + std::to_string(version) + " (" +
                     std::to_string(parsed->dimensions().size()) + " dimensions, window " +
-                    std::to_string(parsed->window_days()) + " days)";
-  request.payload = std::to_string(version);
+                    std::to_string(parsed->window_days()) + " days): " +
+                    (impact.customers_changed_suppressed
+                         ? "fewer than " + std::to_string(kDryRunGroupMin)
+                         : std::to_string(impact.customers_changed)) +
+                    " of " + std::to_string(impact.customers_scanned) +
+                    " customers would change tags";
+  // Issue 11.9: the approver sees what changes: the impact computed now
+  // (shown with the approval, small groups suppressed) and the diff
+  // against the active text (computed when shown).
+  request.payload = json::serialize(json::object{
+      {"version", version}, {"impact", ImpactJson(impact)}});
   ASSIGN_OR_RETURN(ApprovalView approval, approvals_.Submit(actor, request));
   store::RulesVersionRecord record{version, text, store::kRulesProposed, actor.id,
                                    env_->NowMicros(), approval.id, 0};
@@ -673,27 +837,89 @@ Result<ProposedRules> TagService::ProposeRules(const Actor& actor, const std::st
   return proposed;
 }
 
+bool TagService::RoleReadsMetricInPlaintext(policy::Role role, std::string_view metric) const {
+  if (metric == "credit_rating") {
+    if (credit_rating_field_ == nullptr) return false;
+    const policy::FieldRead read = policy::ReadAccess(role, credit_rating_field_->field_class);
+    return read == policy::FieldRead::kReveal ||
+           (read == policy::FieldRead::kMasked && credit_rating_field_->mask == "none");
+  }
+  // The others are sums of business records, which business.read shows.
+  return policy::Allows(role, policy::Operation::kBusinessRead);
+}
+
+void SuppressSmallGroups(ReclassifyReport& report) {
+  report.small_groups_suppressed = true;
+  for (TagTransitionCount& t : report.transitions) {
+    if (t.customers < kDryRunGroupMin) {
+      t.customers = 0;
+      t.suppressed = true;
+    }
+  }
+  if (report.customers_changed < kDryRunGroupMin) {
+    report.customers_changed = 0;
+    report.customers_changed_suppressed = true;
+  }
+}
+
 Result<ReclassifyReport> TagService::DryRunRules(const Actor& actor, const std::string& text) {
   RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kRulesRead));
+  // A refused dry run is audited like an accepted one (issue 11.1), with
+  // why but never the text.
+  auto refuse = [&](Status refusal, std::string_view reason,
+                    json::array metrics = {}) -> Status {
+    json::object details{{"dry_run", true},
+                         {"rules_version", "proposed"},
+                         {"outcome", "refused"},
+                         {"reason", reason},
+                         {"bytes", text.size()}};
+    if (!metrics.empty()) details["metrics"] = std::move(metrics);
+    RETURN_IF_ERROR(Audit(actor, audit::op::kTagReclassify, "",
+                          refusal.code() == ErrorCode::kPermissionDenied ? audit::result::kDenied
+                                                                         : audit::result::kInvalid,
+                          std::move(details)));
+    return refusal;
+  };
   if (text.size() > store::kRulesTextBytesMax) {
-    return TooLarge("the rules text is over " + std::to_string(store::kRulesTextBytesMax) +
-                    " bytes");
+    return refuse(TooLarge("the rules text is over " + std::to_string(store::kRulesTextBytesMax) +
+                           " bytes"),
+                  "too_large");
   }
   Result<rules::RuleSet> parsed = rules::RuleSet::Parse(text);
   if (!parsed.ok()) {
-    return Status(ErrorCode::kValidationFailed,
-                  "the rules text is not valid: " + parsed.status().message(),
-                  {{"text", "invalid_rules"}});
+    return refuse(Status(ErrorCode::kValidationFailed,
+                         "the rules text is not valid: " + parsed.status().message(),
+                         {{"text", "invalid_rules"}}),
+                  "invalid_rules");
+  }
+  // Issue 11.2: a condition on a metric the caller cannot read in
+  // plaintext would let counts reveal it (spend_fen == X and credit_rating
+  // == "CCC"); a dry run may use only metrics the role reads in plaintext.
+  json::array metrics;
+  std::string hidden;
+  for (std::string_view metric : parsed->MetricsUsed()) {
+    metrics.push_back(json::string(metric));
+    if (!RoleReadsMetricInPlaintext(actor.role, metric)) {
+      hidden += (hidden.empty() ? "" : ", ") + std::string(metric);
+    }
+  }
+  if (!hidden.empty()) {
+    return refuse(PermissionDenied("a dry run may use only metrics your role reads in plaintext; "
+                                   "not: " + hidden),
+                  "hidden_metric", std::move(metrics));
   }
   const int64_t started = env_->NowMicros();
   Snapshot proposed{0, std::make_shared<const rules::RuleSet>(std::move(*parsed))};
   ReclassifyReport report;
   report.dry_run = true;
   RETURN_IF_ERROR(Scan(proposed, nullptr, /*keep_sample=*/false, nullptr, report));
+  // Counts only, and no group smaller than kDryRunGroupMin.
+  SuppressSmallGroups(report);
   report.elapsed_us = env_->NowMicros() - started;
   RETURN_IF_ERROR(Audit(actor, audit::op::kTagReclassify, "", audit::result::kOk,
                         {{"dry_run", true},
                          {"rules_version", "proposed"},
+                         {"metrics", std::move(metrics)},
                          {"count", report.customers_scanned},
                          {"changed", report.customers_changed}}));
   return report;

@@ -66,6 +66,8 @@ struct TagTransitionCount {
   std::string from;  // "" when the customer had no tag on it
   std::string to;
   int64_t customers = 0;
+  // A dry run's group under kDryRunGroupMin: `customers` is 0, shown "<10".
+  bool suppressed = false;
 };
 
 struct ReclassifyOptions {
@@ -80,6 +82,10 @@ struct ReclassifyReport {
   int64_t rules_version = 0;
   int64_t customers_scanned = 0;
   int64_t customers_changed = 0;
+  // Dry runs of a proposed text (and the impact of a rules_change): counts
+  // under kDryRunGroupMin are not shown (issue 11.2).
+  bool small_groups_suppressed = false;
+  bool customers_changed_suppressed = false;  // customers_changed is then 0
   // Customers whose stored record could not be read or decrypted (named in
   // the server log by id); they are left out, not guessed.
   int64_t customers_failed = 0;
@@ -91,8 +97,21 @@ struct ReclassifyReport {
 };
 
 inline constexpr size_t kReclassifySampleMax = 100;
+// The smallest count a dry run of a proposed rules text shows (smaller
+// groups answer "<10"), so counts never single out a customer.
+inline constexpr int64_t kDryRunGroupMin = 10;
+
+// Replaces every count of `report` under kDryRunGroupMin by "suppressed".
+void SuppressSmallGroups(ReclassifyReport& report);
 inline constexpr size_t kTagReasonBytesMax = 200;
 inline constexpr int kRulesVersionsListed = 100;
+// Bounds of the line diff a rules_change approval shows (issue 11.9).
+inline constexpr size_t kRulesDiffLinesMax = 400;
+inline constexpr size_t kRulesDiffContextLines = 3;
+inline constexpr size_t kRulesDiffMatchLinesMax = 1000;
+
+// The line diff of two rules texts ("  ", "- ", "+ " prefixes), bounded as above.
+std::vector<std::string> RulesDiff(std::string_view before, std::string_view after);
 
 struct RulesVersionView {
   int64_t version = 0;
@@ -156,7 +175,11 @@ class TagService {
   // next version "proposed" and files a rules_change approval.
   Result<ProposedRules> ProposeRules(const Actor& actor, const std::string& text);
   // rules.read: how many customers the text would re-tag, by transition
-  // (counts only, no customer ids). Writes nothing.
+  // (counts only, no customer ids, counts under kDryRunGroupMin
+  // suppressed). Its conditions may use only metrics the caller's role
+  // reads in plaintext (403 naming the others: issue 11.2). Writes nothing
+  // but the audit entry (tag.reclassify, dry_run, the metrics named; a
+  // refusal too, with the reason and never the text).
   Result<ReclassifyReport> DryRunRules(const Actor& actor, const std::string& text);
 
   // The active rules version number.
@@ -185,11 +208,17 @@ class TagService {
                                const store::BusinessTotals& totals) const;
   // The catalog key of the credit rating field ("" when there is none).
   std::string CreditRatingKey() const;
+  // Whether `role` reads `metric` of a customer in plaintext: the credit
+  // rating by its field class and mask, the business sums by business.read.
+  bool RoleReadsMetricInPlaintext(policy::Role role, std::string_view metric) const;
   Status Audit(const Actor& actor, std::string_view operation, std::string_view customer_id,
                std::string_view result, boost::json::object details);
   Result<ApplyOutcome> ApplyTagItems(const Actor& approver, const ApprovalRecord& approval,
                                      ChosenItems& chosen);
   Result<ApplyOutcome> ActivateRules(const Actor& approver, const ApprovalRecord& approval);
+  // A rules_change approval's details: {"version", "active_version",
+  // "diff": [lines], "impact": {counts at filing, small groups suppressed}}.
+  Result<boost::json::object> DescribeRulesChange(const ApprovalRecord& approval);
 
   Env* env_;
   const Config& config_;

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "common/fake_env.h"
 #include "service/test_vault.h"
 
@@ -375,9 +377,15 @@ TEST_F(TagServiceTest, ANewRulesVersionTakesEffectOnlyWhenApproved) {
   EXPECT_EQ(bad.status().details().at(0).field, "text");
   EXPECT_EQ(tags().ProposeRules(head_, lower).status().code(), ErrorCode::kPermissionDenied);
 
-  Result<ReclassifyReport> dry = tags().DryRunRules(head_, lower);
+  // The default rules read the credit rating, which a department head
+  // sees masked: no dry run of them for that role (issue 11.2). The
+  // information manager's dry run counts one customer: under the minimum
+  // group, so not shown.
+  EXPECT_EQ(tags().DryRunRules(head_, lower).status().code(), ErrorCode::kPermissionDenied);
+  Result<ReclassifyReport> dry = tags().DryRunRules(manager_, lower);
   ASSERT_TRUE(dry.ok()) << dry.status().ToString();
-  EXPECT_EQ(dry->customers_changed, 1);
+  EXPECT_TRUE(dry->customers_changed_suppressed);
+  EXPECT_EQ(dry->customers_changed, 0);
   EXPECT_TRUE(dry->sample.empty());  // counts only
 
   Result<ProposedRules> proposed = tags().ProposeRules(manager_, lower);
@@ -396,7 +404,199 @@ TEST_F(TagServiceTest, ANewRulesVersionTakesEffectOnlyWhenApproved) {
   EXPECT_EQ(rules->active.approval_status, "approved");
   EXPECT_EQ(rules->versions.back().status, "superseded");
   EXPECT_EQ(Run(true).customers_changed, 1);
-  EXPECT_EQ(AuditEntries("rules.change").size(), 2u);  // proposed, activated
+  EXPECT_EQ(AuditEntries("rules.change").size(), 3u);  // refused, proposed, activated
+}
+
+// One dimension whose single rule is `when`: customers for whom it holds
+// move from the default "ordinary" to "high".
+std::string OneRuleText(const std::string& when) {
+  return "format = 1\nwindow_days = 365\n[[dimension]]\nname = \"value_tier\"\n"
+         "default = \"ordinary\"\n[[dimension.rule]]\nvalue = \"high\"\nwhen = '" +
+         when + "'\n";
+}
+
+// Issue 11.1: refused dry runs and proposals are audited like accepted
+// ones: the outcome and why, never the text.
+TEST_F(TagServiceTest, Issue_11_1_RefusedDryRunsAndProposalsAreAudited) {
+  std::string costly = "format = 1\nwindow_days = 365\n[";
+  for (int i = 0; i < 32000; ++i) costly += "a.";
+  costly += "a]\n";
+  Result<ReclassifyReport> dry = tags().DryRunRules(As(Role::kAuditor), costly);
+  EXPECT_EQ(dry.status().code(), ErrorCode::kValidationFailed);
+  EXPECT_NE(dry.status().message().find("dotted key has too many parts"), std::string::npos)
+      << dry.status().message();
+  Result<ProposedRules> proposed = tags().ProposeRules(manager_, costly);
+  EXPECT_EQ(proposed.status().code(), ErrorCode::kValidationFailed);
+  EXPECT_EQ(tags().ProposeRules(manager_, std::string(70'000, '#')).status().code(),
+            ErrorCode::kTooLarge);
+
+  const std::vector<store::AuditEntryRow> dry_runs = AuditEntries("tag.reclassify");
+  ASSERT_EQ(dry_runs.size(), 1u);
+  EXPECT_EQ(dry_runs[0].result, "invalid");
+  EXPECT_EQ(dry_runs[0].actor_role, "auditor");
+  EXPECT_NE(dry_runs[0].details.find("\"outcome\":\"refused\""), std::string::npos);
+  EXPECT_NE(dry_runs[0].details.find("\"dry_run\":true"), std::string::npos);
+  EXPECT_EQ(dry_runs[0].details.find("a.a"), std::string::npos) << dry_runs[0].details;
+  const std::vector<store::AuditEntryRow> proposals = AuditEntries("rules.change");
+  ASSERT_EQ(proposals.size(), 2u);
+  for (const store::AuditEntryRow& entry : proposals) {
+    EXPECT_EQ(entry.result, "invalid");
+    EXPECT_NE(entry.details.find("\"outcome\":\"refused\""), std::string::npos);
+    EXPECT_EQ(entry.details.find("a.a"), std::string::npos) << entry.details;
+  }
+  EXPECT_EQ(tags().active_version(), 1);
+}
+
+// Issue 11.2: a department head sees the credit rating masked and the
+// auditor sees no customer field; ten dry runs of
+// `spend_fen == X and credit_rating == "CCC"` revealed the rating. A dry
+// run may use only metrics the caller reads in plaintext, counts under
+// kDryRunGroupMin are suppressed, and the audit entry names the metrics.
+TEST_F(TagServiceTest, Issue_11_2_ADryRunRevealsNothingTheCallerMayNotSee) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    ids.push_back(CreateCustomer(i == 0 ? "CCC" : "AA"));
+    Spend(ids.back(), 100'000 + i);
+  }
+  const Actor auditor = As(Role::kAuditor);
+  for (const std::string when :
+       {"spend_fen == 100000 and credit_rating == \"CCC\"",
+        "spend_fen == 100000 and credit_rating != \"CCC\"",
+        "credit_rating in [\"CCC\", \"CC\"]", "not (credit_rating == \"CCC\")",
+        "spend_fen >= 0 or credit_rating == \"\""}) {
+    SCOPED_TRACE(when);
+    for (const Actor& caller : {head_, auditor}) {
+      Result<ReclassifyReport> dry = tags().DryRunRules(caller, OneRuleText(when));
+      EXPECT_EQ(dry.status().code(), ErrorCode::kPermissionDenied);
+      EXPECT_NE(dry.status().message().find("credit_rating"), std::string::npos);
+    }
+  }
+  // The auditor reads no business records either.
+  EXPECT_EQ(tags().DryRunRules(auditor, OneRuleText("spend_fen >= 0")).status().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(tags().DryRunRules(auditor, OneRuleText("order_count >= 0")).status().code(),
+            ErrorCode::kPermissionDenied);
+  // A condition on no metric at all tells the auditor only the totals.
+  EXPECT_TRUE(tags().DryRunRules(auditor, OneRuleText("false")).ok());
+
+  // What the head may read, it may count, but a group that singles out
+  // fewer than ten customers (an exact value, a range narrowed to one)
+  // answers "<10" and so does the total.
+  for (const std::string when :
+       {"spend_fen == 100003", "spend_fen >= 100003 and spend_fen <= 100003",
+        "spend_fen != 100003 and spend_fen < 100005", "spend_fen in [100001, 100002]"}) {
+    SCOPED_TRACE(when);
+    Result<ReclassifyReport> dry = tags().DryRunRules(head_, OneRuleText(when));
+    ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+    EXPECT_TRUE(dry->small_groups_suppressed);
+    EXPECT_TRUE(dry->customers_changed_suppressed);
+    EXPECT_EQ(dry->customers_changed, 0);
+    ASSERT_EQ(dry->transitions.size(), 1u);
+    EXPECT_TRUE(dry->transitions[0].suppressed);
+    EXPECT_EQ(dry->transitions[0].customers, 0);
+  }
+  // Groups of ten or more are counted exactly.
+  Result<ReclassifyReport> all = tags().DryRunRules(head_, OneRuleText("spend_fen >= 100000"));
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_FALSE(all->customers_changed_suppressed);
+  EXPECT_EQ(all->customers_changed, 12);
+  ASSERT_EQ(all->transitions.size(), 1u);
+  EXPECT_EQ(all->transitions[0].customers, 12);
+  // Two such runs differing by one customer cannot be told apart from
+  // counts of the rating, which no head's run may name; the metrics each
+  // run used are in its audit entry.
+  bool named_metrics = false;
+  bool named_refused_metrics = false;
+  for (const store::AuditEntryRow& entry : AuditEntries("tag.reclassify")) {
+    if (entry.details.find(R"("metrics":["spend_fen"])") != std::string::npos) {
+      named_metrics = true;
+    }
+    if (entry.result == "denied" &&
+        entry.details.find(R"("metrics":["credit_rating","spend_fen"])") != std::string::npos) {
+      named_refused_metrics = true;
+    }
+  }
+  EXPECT_TRUE(named_metrics);
+  EXPECT_TRUE(named_refused_metrics);
+  // The information manager reads the rating in plaintext (reveal): allowed.
+  EXPECT_TRUE(tags().DryRunRules(manager_, OneRuleText("credit_rating == \"CCC\"")).ok());
+}
+
+// Issue 11.9: a rules_change approval showed the same summary for every
+// version. It now carries the impact computed at filing (small groups
+// suppressed) and shows the line diff against the active version.
+TEST_F(TagServiceTest, Issue_11_9_ARulesChangeShowsItsDiffAndImpact) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 11; ++i) {
+    ids.push_back(CreateCustomer());
+    Spend(ids.back(), 600'000);
+  }
+  std::string lower(rules::DefaultRulesToml());
+  const std::string from = "spend_fen >= 1_000_000";
+  ASSERT_NE(lower.find(from), std::string::npos);
+  lower.replace(lower.find(from), from.size(), "spend_fen >= 500_000");
+  Result<ProposedRules> proposed = tags().ProposeRules(manager_, lower);
+  ASSERT_TRUE(proposed.ok()) << proposed.status().ToString();
+  Result<ApprovalDetail> shown = approvals().Get(head_, proposed->approval.id, {}, {});
+  ASSERT_TRUE(shown.ok()) << shown.status().ToString();
+  const boost::json::object& details = shown->details;
+  ASSERT_TRUE(details.contains("diff")) << boost::json::serialize(details);
+  std::vector<std::string> diff;
+  for (const boost::json::value& line : details.at("diff").as_array()) {
+    diff.push_back(std::string(line.as_string()));
+  }
+  int removed = 0, added = 0;
+  for (const std::string& line : diff) {
+    if (line.rfind("- ", 0) == 0) {
+      ++removed;
+      EXPECT_NE(line.find("1_000_000"), std::string::npos) << line;
+    }
+    if (line.rfind("+ ", 0) == 0) {
+      ++added;
+      EXPECT_NE(line.find("500_000"), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(removed, 1);
+  EXPECT_EQ(added, 1);
+  EXPECT_LE(diff.size(), 1u + 1u + 2 * kRulesDiffContextLines);
+  const std::string impact = boost::json::serialize(details.at("impact"));
+  EXPECT_NE(impact.find(R"("customers_changed":11)"), std::string::npos) << impact;
+  EXPECT_NE(impact.find(
+                R"({"dimension":"value_tier","from":"ordinary","to":"medium","customers":11})"),
+            std::string::npos)
+      << impact;
+  EXPECT_NE(proposed->approval.summary.find("11 of 11 customers"), std::string::npos)
+      << proposed->approval.summary;
+
+  // A second version that moves nobody: its own diff, and its impact
+  // (zero) suppressed.
+  std::string one = lower;
+  one.replace(one.find("spend_fen >= 500_000"), 20, "spend_fen >= 999_999_999");
+  Result<ProposedRules> second = tags().ProposeRules(manager_, one);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  Result<ApprovalDetail> second_shown = approvals().Get(head_, second->approval.id, {}, {});
+  ASSERT_TRUE(second_shown.ok());
+  EXPECT_NE(boost::json::serialize(second_shown->details.at("diff")).find("999_999_999"),
+            std::string::npos);
+  EXPECT_NE(second->approval.summary, proposed->approval.summary);
+  // The approved version still activates from the new payload.
+  ASSERT_TRUE(approvals().Decide(head_, proposed->approval.id, {true, {}, "ok"}).ok());
+  EXPECT_EQ(tags().active_version(), proposed->version.version);
+}
+
+TEST(RulesDiffTest, Issue_11_9_ShowsChangedLinesWithContextAndIsBounded) {
+  EXPECT_EQ(RulesDiff("a\nb\nc\n", "a\nb\nc\n"),
+            (std::vector<std::string>{"  a", "  b", "  c"}));
+  EXPECT_EQ(RulesDiff("a\nb\nc", "a\nx\nc"),
+            (std::vector<std::string>{"  a", "- b", "+ x", "  c"}));
+  std::string big_before, big_after;
+  for (int i = 0; i < 3000; ++i) {
+    big_before += "line " + std::to_string(i) + "\n";
+    big_after += "other " + std::to_string(i) + "\n";
+  }
+  const std::vector<std::string> bounded = RulesDiff(big_before, big_after);
+  EXPECT_EQ(bounded.size(), kRulesDiffLinesMax);
+  EXPECT_NE(bounded.back().find("cut"), std::string::npos);
 }
 
 TEST_F(TagServiceTest, ARejectedRulesVersionNeverBecomesActive) {

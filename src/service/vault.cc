@@ -373,7 +373,7 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
       std::make_unique<SensitiveEditHandler>(env, *vault->store_, *vault->audit_);
   vault->approvals_->RegisterHandler(policy::ApprovalKind::kSensitiveEdit,
                                      vault->sensitive_edits_.get());
-  vault->customers_->SetSensitiveEditFiler(MakeSensitiveEditFiler(*vault->approvals_));
+  vault->customers_->SetSensitiveEditFiler(MakeSensitiveEditFiler(*vault->approvals_, *vault->store_));
   // The quarterly re-classification (R-TAG-3): filed by the job, decided
   // by a department head.
   RETURN_IF_ERROR(vault->AddScheduledJob("reclassify", config.jobs.reclassify, [tags]() {

@@ -206,7 +206,11 @@ class ApprovalsApiTest(unittest.TestCase):
         self.assertEqual(bad.status, 422, bad.body)
         self.assertIn("window_days", bad.json()["error"]["message"])
         text = active["text"].replace("spend_fen >= 1_000_000", "spend_fen >= 900_000")
-        dry = self.server.request("POST", "/api/v1/rules/dry-run", {"text": text}, token=self.head)
+        # The rules read the credit rating, which a department head sees
+        # masked: its dry run is refused (issue 11.2); the manager's is not.
+        refused = self.server.request("POST", "/api/v1/rules/dry-run", {"text": text}, token=self.head)
+        self.assertEqual(refused.status, 403, refused.body)
+        dry = self.server.request("POST", "/api/v1/rules/dry-run", {"text": text}, token=self.manager)
         self.assertEqual(dry.status, 200, dry.body)
         self.assertEqual(dry.json()["sample"], [])
         proposed = self.server.request("POST", "/api/v1/rules", {"text": text})
@@ -248,6 +252,22 @@ class ApprovalsApiTest(unittest.TestCase):
         self.assertEqual(self.server.request("GET", "/api/v1/approvals",
                                              token=self.server.token_for("entry_clerk")).status, 403)
 
+    def test_deciding_ones_own_role_grant_gives_the_own_request_reason(self):  # Issue 10.13
+        admin = self.server.staff()["sys_admin"]
+        r = self.server.request("POST", "/api/v1/users", {"username": "grant.own.reason",
+                                                          "role": "entry_clerk"}, token=admin)
+        self.assertEqual(r.status, 201, r.body)
+        refused = self.decide(r.json()["role_request_id"], admin, decision="approve", comment="x")
+        self.assertEqual(refused.status, 403, refused.body)
+        self.assertIn("requester of an approval may never decide it",
+                      refused.json()["error"]["message"])
+
+    def test_help_speaks_of_the_initial_credentials_file_not_a_bootstrap_token(self):  # Issue 10.13
+        for args in (["--help"], ["init", "--help"]):
+            shown = self.server.cli(*args)
+            self.assertEqual(shown.returncode, 0, shown.stderr)
+            self.assertNotIn("bootstrap", shown.stdout.lower(), args)
+            self.assertIn("initial-credentials", shown.stdout, args)
 
 
 class ApprovalsCliTest(unittest.TestCase):
