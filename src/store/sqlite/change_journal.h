@@ -66,6 +66,8 @@ inline constexpr char kBackupStateTable[] = "backup_state";
 //                       (a schema change needs a new full backup)
 //   self_service_challenges  one-day customer self-service challenges and
 //                       their rate-limit counts: worthless after a restore
+//   audit_outbox        audit entries on their way to audit.db (R-AUD-6),
+//                       deleted once chained; audit.db carries the entries
 //   sqlite_*            SQLite's own (sqlite_sequence, sqlite_stat1)
 bool JournalExcludedTable(std::string_view table);
 
