@@ -56,8 +56,7 @@ class NoAuditRecorder final : public service::AuditRecorder {
                          std::string_view, boost::json::object) override {
     return int64_t{0};
   }
-  Result<store::AuditEntryRow> PrepareEntry(const service::Actor& actor,
-                                            std::string_view operation,
+  Result<store::AuditEntryRow> PrepareEntry(const service::Actor& actor, std::string_view operation,
                                             std::string_view customer_id, std::string_view result,
                                             boost::json::object) override {
     store::AuditEntryRow row;

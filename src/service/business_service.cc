@@ -418,8 +418,9 @@ Result<ComplaintView> BusinessService::AddComplaint(const Actor& actor,
     ASSIGN_OR_RETURN(record.summary_sealed,
                      SealSummary(customer, key, ComplaintBinding(record.id), input.summary));
     ASSIGN_OR_RETURN(
-        entry, ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
-                           {{"kind", kComplaint}, {"record_id", record.id}, {"status", record.status}}));
+        entry,
+        ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
+                    {{"kind", kComplaint}, {"record_id", record.id}, {"status", record.status}}));
     inserted = business_.InsertComplaint(record, &entry);
     if (inserted.code() != ErrorCode::kConflict) break;  // only an id collision is retried
   }
@@ -457,10 +458,10 @@ Result<ComplaintView> BusinessService::CloseComplaint(const Actor& actor,
     return Invalid({{"closed_at", "before_opened_at"}}, "close request");
   }
   const std::string closed_by = actor.ChannelName();
-  ASSIGN_OR_RETURN(store::AuditOutboxEntry entry,
-                   ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id,
-                               audit::result::kOk,
-                               {{"kind", kComplaint}, {"record_id", complaint_id}, {"action", "close"}}));
+  ASSIGN_OR_RETURN(
+      store::AuditOutboxEntry entry,
+      ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
+                  {{"kind", kComplaint}, {"record_id", complaint_id}, {"action", "close"}}));
   RETURN_IF_ERROR(
       business_.CloseComplaint(customer_id, complaint_id, *closed_at, closed_by, &entry));
   store::ComplaintRecord record = std::move(*current);
@@ -509,9 +510,9 @@ Result<CooperationView> BusinessService::AddCooperation(const Actor& actor,
     ASSIGN_OR_RETURN(record.id, NewRecordId(kCooperationIdPrefix));
     ASSIGN_OR_RETURN(record.summary_sealed,
                      SealSummary(customer, key, CooperationBinding(record.id), input.summary));
-    ASSIGN_OR_RETURN(entry, ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id,
-                                        audit::result::kOk,
-                                        {{"kind", kCooperation}, {"record_id", record.id}}));
+    ASSIGN_OR_RETURN(
+        entry, ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
+                           {{"kind", kCooperation}, {"record_id", record.id}}));
     inserted = business_.InsertCooperation(record, &entry);
     if (inserted.code() != ErrorCode::kConflict) break;
   }

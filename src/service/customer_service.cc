@@ -156,8 +156,9 @@ Result<CustomerView> CustomerService::Create(const Actor& actor,
     for (const auto& [key, stored] : record->fields) fields.push_back(boost::json::string(key));
     // The row and its entry commit together (R-AUD-6); an id collision
     // writes neither.
-    Result<store::AuditOutboxEntry> entry = ChangeEntry(
-        audit_, actor, audit::op::kCustomerCreate, id, audit::result::kOk, {{"fields", std::move(fields)}});
+    Result<store::AuditOutboxEntry> entry =
+        ChangeEntry(audit_, actor, audit::op::kCustomerCreate, id, audit::result::kOk,
+                    {{"fields", std::move(fields)}});
     if (!entry.ok()) {
       WipeValues(values);
       return entry.status();

@@ -88,12 +88,12 @@ Result<ApplyOutcome> SensitiveEditHandler::Apply(const Actor& approver,
   for (const auto& [key, value] : update.set_fields) fields.push_back(boost::json::string(key));
   for (const std::string& key : update.removed_fields) fields.push_back(boost::json::string(key));
   // The change and its entry commit together (R-AUD-6).
-  ASSIGN_OR_RETURN(store::AuditOutboxEntry entry,
-                   ChangeEntry(audit_, approver, audit::op::kCustomerUpdate, update.id,
-                               audit::result::kOk,
-                               {{"fields", std::move(fields)},
-                                {"approval_id", approval.id},
-                                {"requested_by", approval.requested_by}}));
+  ASSIGN_OR_RETURN(
+      store::AuditOutboxEntry entry,
+      ChangeEntry(audit_, approver, audit::op::kCustomerUpdate, update.id, audit::result::kOk,
+                  {{"fields", std::move(fields)},
+                   {"approval_id", approval.id},
+                   {"requested_by", approval.requested_by}}));
   const Status stored = store_.UpdateCustomer(update, &entry);
   if (stored.code() == ErrorCode::kNotFound) return NotFound("customer_deleted");
   RETURN_IF_ERROR(stored);

@@ -230,7 +230,8 @@ Status SqliteAuditStore::AppendBatch(std::span<const AuditEntryRow> entries,
     if (entry.outbox_token.empty()) continue;
     // Chained in the same commit as the entry: the recovery at open never
     // chains this outbox row again (docs/formats/audit-chain.md).
-    ASSIGN_OR_RETURN(auto chained, writer.Prepare(kInsertOutboxChained, "mark outbox entry chained"));
+    ASSIGN_OR_RETURN(auto chained,
+                     writer.Prepare(kInsertOutboxChained, "mark outbox entry chained"));
     chained->BindBlob(1, entry.outbox_token);
     chained->BindInt64(2, entry.time_us);
     RETURN_IF_ERROR(chained->Run());

@@ -410,8 +410,7 @@ Result<ComplaintRecord> SqliteBusinessStore::GetComplaint(const std::string& cus
 
 Status SqliteBusinessStore::CloseComplaint(const std::string& customer_id,
                                            const std::string& complaint_id, int64_t closed_at_us,
-                                           const std::string& closed_by,
-                                           AuditOutboxEntry* audit) {
+                                           const std::string& closed_by, AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(CheckCustomerId(customer_id));
   RETURN_IF_ERROR(CheckText("complaint id", complaint_id, kBusinessRecordIdBytesMax));
   RETURN_IF_ERROR(CheckText("closed_by", closed_by, kBusinessActorBytesMax));
@@ -450,8 +449,7 @@ Result<ComplaintPage> SqliteBusinessStore::ListComplaints(const std::string& cus
       [](const ComplaintRecord& r) { return std::make_pair(r.opened_at_us, r.id); });
 }
 
-Status SqliteBusinessStore::InsertCooperation(const CooperationRecord& r,
-                                              AuditOutboxEntry* audit) {
+Status SqliteBusinessStore::InsertCooperation(const CooperationRecord& r, AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(ValidateCooperation(r));
   return Write([&](Connection& writer) -> Status {
     ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertCooperation, "insert cooperation record"));

@@ -969,8 +969,7 @@ Result<std::vector<AuditOutboxEntry>> SqliteStore::AuditOutbox(int64_t after_id,
 
 Status SqliteStore::DeleteAuditOutboxThrough(int64_t through_id) {
   ASSIGN_OR_RETURN(auto lock, LockWriter());
-  ASSIGN_OR_RETURN(auto remove,
-                   writer_->Prepare(kDeleteAuditOutboxThrough, "prune audit outbox"));
+  ASSIGN_OR_RETURN(auto remove, writer_->Prepare(kDeleteAuditOutboxThrough, "prune audit outbox"));
   remove->BindInt64(1, through_id);
   return remove->Run();
 }
