@@ -56,6 +56,18 @@ class NoAuditRecorder final : public service::AuditRecorder {
                          std::string_view, boost::json::object) override {
     return int64_t{0};
   }
+  Result<store::AuditEntryRow> PrepareEntry(const service::Actor& actor, std::string_view operation,
+                                            std::string_view customer_id, std::string_view result,
+                                            boost::json::object) override {
+    store::AuditEntryRow row;
+    row.actor_id = actor.id;
+    row.operation = std::string(operation);
+    row.customer_id = std::string(customer_id);
+    row.result = std::string(result);
+    row.details = "{}";
+    return row;
+  }
+  Result<int64_t> RecordCommitted(const store::AuditOutboxEntry&) override { return int64_t{0}; }
 };
 
 struct RunResult {

@@ -104,6 +104,16 @@ Status AuditLog::LoadHead() {
 
 Result<int64_t> AuditLog::Append(const AuditEvent& event) {
   ASSIGN_OR_RETURN(store::AuditEntryRow row, PrepareRow(event));
+  return Enqueue(std::move(row));
+}
+
+Result<int64_t> AuditLog::AppendCommitted(store::AuditEntryRow row) {
+  RETURN_IF_ERROR(CheckRow(row));
+  if (row.outbox_token.empty()) return InvalidArgument("outbox entry without its token");
+  return Enqueue(std::move(row));
+}
+
+Result<int64_t> AuditLog::Enqueue(store::AuditEntryRow row) {
   Waiter waiter;
   waiter.row = std::move(row);
   {

@@ -77,6 +77,12 @@ class AuditLog {
   // own error if the batch could not be committed.
   Result<int64_t> Append(const AuditEvent& event);
 
+  // Records an entry that was first written to the data database's audit
+  // outbox with its change (R-AUD-6; `row` as PrepareRow made it, with
+  // row.outbox_token set): the batch that chains it also records the token
+  // as chained, in the same commit. Errors as Append.
+  Result<int64_t> AppendCommitted(store::AuditEntryRow row);
+
   // Stops taking entries, writes what is queued and a 'shutdown'
   // checkpoint, and stops the writer. Idempotent.
   Status Close();
@@ -109,6 +115,7 @@ class AuditLog {
   AuditLog(Env* env, std::unique_ptr<store::AuditStore> store, const crypto::Keyring* keyring,
            const AuditLogOptions& options, AlertEngine alerts);
   Status LoadHead();
+  Result<int64_t> Enqueue(store::AuditEntryRow row);
   void Run();
   // Chains and writes one batch (possibly empty: a time-based checkpoint).
   Status WriteBatch(std::vector<Waiter*>& batch, bool shutdown_checkpoint);

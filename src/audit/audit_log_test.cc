@@ -107,6 +107,13 @@ class FaultyAuditStore final : public store::AuditStore {
   Result<std::optional<store::AuditEntryRow>> LastEntry() override { return inner_->LastEntry(); }
   Result<std::optional<store::AuditEntryRow>> FirstEntry() override { return inner_->FirstEntry(); }
   Result<int64_t> EntryCount() override { return inner_->EntryCount(); }
+  Result<std::vector<std::string>> ChainedOutboxTokens(
+      const std::vector<std::string>& tokens) override {
+    return inner_->ChainedOutboxTokens(tokens);
+  }
+  Result<int64_t> PruneChainedOutboxTokens(int64_t before_us) override {
+    return inner_->PruneChainedOutboxTokens(before_us);
+  }
   Status ScanEntries(int64_t from_seq, store::AuditChainSnapshot* snapshot,
                      const std::function<Status(const store::AuditEntryView&)>& visit) override {
     return inner_->ScanEntries(from_seq, snapshot, visit);

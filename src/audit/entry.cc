@@ -73,14 +73,22 @@ bool IsKnownResult(std::string_view result) {
   return false;
 }
 
+Status CheckRow(const store::AuditEntryRow& row) {
+  if (!IsKnownOperation(row.operation)) return InvalidArgument("unknown audit operation");
+  if (!IsKnownResult(row.result)) return InvalidArgument("unknown audit result");
+  if (row.actor_id.empty()) return InvalidArgument("audit event without an actor");
+  RETURN_IF_ERROR(CheckText("actor id", row.actor_id, store::kAuditActorIdBytesMax));
+  RETURN_IF_ERROR(CheckText("actor role", row.actor_role, store::kAuditRoleBytesMax));
+  RETURN_IF_ERROR(CheckText("source ip", row.source_ip, store::kAuditIpBytesMax));
+  RETURN_IF_ERROR(CheckText("customer id", row.customer_id, store::kAuditCustomerIdBytesMax));
+  return CheckText("details", row.details, store::kAuditDetailsBytesMax);
+}
+
 Result<store::AuditEntryRow> PrepareRow(const AuditEvent& event) {
+  // The cheap checks first: an unknown operation is refused before its
+  // details are serialised.
   if (!IsKnownOperation(event.operation)) return InvalidArgument("unknown audit operation");
   if (!IsKnownResult(event.result)) return InvalidArgument("unknown audit result");
-  if (event.actor_id.empty()) return InvalidArgument("audit event without an actor");
-  RETURN_IF_ERROR(CheckText("actor id", event.actor_id, store::kAuditActorIdBytesMax));
-  RETURN_IF_ERROR(CheckText("actor role", event.actor_role, store::kAuditRoleBytesMax));
-  RETURN_IF_ERROR(CheckText("source ip", event.source_ip, store::kAuditIpBytesMax));
-  RETURN_IF_ERROR(CheckText("customer id", event.customer_id, store::kAuditCustomerIdBytesMax));
   store::AuditEntryRow row;
   row.actor_id = event.actor_id;
   row.actor_role = event.actor_role;
@@ -89,7 +97,7 @@ Result<store::AuditEntryRow> PrepareRow(const AuditEvent& event) {
   row.customer_id = event.customer_id;
   row.result = event.result;
   row.details = boost::json::serialize(event.details);
-  RETURN_IF_ERROR(CheckText("details", row.details, store::kAuditDetailsBytesMax));
+  RETURN_IF_ERROR(CheckRow(row));
   return row;
 }
 

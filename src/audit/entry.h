@@ -118,6 +118,8 @@ struct AuditEvent {
 // limit, serialised details within kAuditDetailsBytesMax) and turns it into
 // a row without seq, time or hashes. kInvalidArgument / kTooLarge.
 Result<store::AuditEntryRow> PrepareRow(const AuditEvent& event);
+// The same checks on a row (one read back from the audit outbox).
+Status CheckRow(const store::AuditEntryRow& row);
 
 // Appends the canonical encoding of an entry (docs/formats/audit-chain.md)
 // to *out: version byte, then seq, time_us, actor_id, actor_role,

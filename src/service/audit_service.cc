@@ -3,6 +3,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <set>
 
 #include "policy/policy.h"
 #include "store/cursor.h"
@@ -89,9 +90,11 @@ Result<std::unique_ptr<AuditService>> AuditService::Open(Env* env, const Config&
   return std::make_unique<AuditService>(env, std::move(log), std::move(proxies));
 }
 
-Result<int64_t> AuditService::Record(const Actor& actor, std::string_view operation,
-                                     std::string_view customer_id, std::string_view result,
-                                     boost::json::object details) {
+namespace {
+
+audit::AuditEvent EventOf(const Actor& actor, std::string_view operation,
+                          std::string_view customer_id, std::string_view result,
+                          boost::json::object details) {
   audit::AuditEvent event;
   event.actor_id = actor.id;
   event.actor_role = AuditRoleOf(actor);
@@ -100,7 +103,84 @@ Result<int64_t> AuditService::Record(const Actor& actor, std::string_view operat
   event.customer_id = std::string(customer_id);
   event.result = std::string(result);
   event.details = std::move(details);
-  return log_->Append(event);
+  return event;
+}
+
+// How long a chained outbox token is remembered after its row is gone.
+constexpr int64_t kChainedTokenKeepUs = int64_t{86'400} * 1'000'000;
+constexpr int kRecoveryPage = 500;
+
+}  // namespace
+
+Result<store::AuditOutboxEntry> ChangeEntry(AuditRecorder& audit, const Actor& actor,
+                                            std::string_view operation,
+                                            std::string_view customer_id, std::string_view result,
+                                            boost::json::object details) {
+  Result<store::AuditEntryRow> row =
+      audit.PrepareEntry(actor, operation, customer_id, result, std::move(details));
+  if (!row.ok()) return Unavailable("the audit log could not record the operation; try again");
+  store::AuditOutboxEntry entry;
+  entry.row = std::move(*row);
+  return entry;
+}
+
+Status RecordWithChange(AuditRecorder& audit, store::Store& store,
+                        const store::AuditOutboxEntry& entry) {
+  Result<int64_t> seq = audit.RecordCommitted(entry);
+  if (!seq.ok()) {
+    return Unavailable("the audit log could not record the operation; try again");
+  }
+  store.AuditOutboxChained(entry.id);
+  return Status::Ok();
+}
+
+Result<store::AuditEntryRow> AuditService::PrepareEntry(const Actor& actor,
+                                                        std::string_view operation,
+                                                        std::string_view customer_id,
+                                                        std::string_view result,
+                                                        boost::json::object details) {
+  return audit::PrepareRow(EventOf(actor, operation, customer_id, result, std::move(details)));
+}
+
+Result<int64_t> AuditService::RecordCommitted(const store::AuditOutboxEntry& entry) {
+  store::AuditEntryRow row = entry.row;
+  row.outbox_token = entry.token;
+  return log_->AppendCommitted(std::move(row));
+}
+
+Result<int64_t> AuditService::RecoverAuditOutbox(store::Store& store) {
+  int64_t chained = 0;
+  int64_t last_id = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(std::vector<store::AuditOutboxEntry> rows,
+                     store.AuditOutbox(last_id, kRecoveryPage));
+    if (rows.empty()) break;
+    std::vector<std::string> tokens;
+    for (const store::AuditOutboxEntry& row : rows) tokens.push_back(row.token);
+    ASSIGN_OR_RETURN(const std::vector<std::string> done,
+                     log_->store().ChainedOutboxTokens(tokens));
+    const std::set<std::string> already(done.begin(), done.end());
+    for (const store::AuditOutboxEntry& row : rows) {
+      last_id = row.id;
+      if (already.count(row.token) != 0) continue;
+      // In outbox order, which is commit order: a create is chained before
+      // the update or delete that followed it.
+      // (No log line: Vault::Open runs before a command sets up logging,
+      // and spdlog's default logger would write into the command's stdout.)
+      RETURN_IF_ERROR(RecordCommitted(row).status());
+      ++chained;
+    }
+  }
+  if (last_id > 0) RETURN_IF_ERROR(store.DeleteAuditOutboxThrough(last_id));
+  RETURN_IF_ERROR(
+      log_->store().PruneChainedOutboxTokens(env_->NowMicros() - kChainedTokenKeepUs).status());
+  return chained;
+}
+
+Result<int64_t> AuditService::Record(const Actor& actor, std::string_view operation,
+                                     std::string_view customer_id, std::string_view result,
+                                     boost::json::object details) {
+  return log_->Append(EventOf(actor, operation, customer_id, result, std::move(details)));
 }
 
 Status AuditService::Authorize(const Actor& actor, std::string_view what) {

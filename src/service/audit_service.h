@@ -27,6 +27,7 @@
 #include "crypto/keyring.h"
 #include "service/actor.h"
 #include "store/audit_store.h"
+#include "store/store.h"
 
 namespace custvault::service {
 
@@ -80,7 +81,35 @@ class AuditRecorder {
   virtual Result<int64_t> Record(const Actor& actor, std::string_view operation,
                                  std::string_view customer_id, std::string_view result,
                                  boost::json::object details) = 0;
+
+  // A change and its entry are durable together or not at all (R-AUD-6,
+  // docs/formats/audit-chain.md "A change and its entry"):
+  //  1. PrepareEntry makes the entry (checked as Record checks it);
+  //  2. the store writes it to its audit outbox in the change's own
+  //     transaction (store::AuditOutboxEntry);
+  //  3. RecordCommitted chains it into the audit log and returns once it is
+  //     durable there; only then may the change be acknowledged. If it
+  //     fails the caller fails as for Record; the change stands and its
+  //     entry is chained at the next open (RecoverAuditOutbox).
+  virtual Result<store::AuditEntryRow> PrepareEntry(const Actor& actor,
+                                                    std::string_view operation,
+                                                    std::string_view customer_id,
+                                                    std::string_view result,
+                                                    boost::json::object details) = 0;
+  virtual Result<int64_t> RecordCommitted(const store::AuditOutboxEntry& entry) = 0;
 };
+
+// Steps 1 and 3 for the services. ChangeEntry: the entry of a change, for
+// the store to write with it (kUnavailable if it cannot be made).
+Result<store::AuditOutboxEntry> ChangeEntry(AuditRecorder& audit, const Actor& actor,
+                                            std::string_view operation,
+                                            std::string_view customer_id, std::string_view result,
+                                            boost::json::object details);
+// RecordWithChange: chains the entry the store wrote with a change
+// and lets the store delete its outbox row. kUnavailable when the entry is
+// not durable (the caller's operation fails: no audit, no acknowledgement).
+Status RecordWithChange(AuditRecorder& audit, store::Store& store,
+                        const store::AuditOutboxEntry& entry);
 
 class AuditService final : public AuditRecorder {
  public:
@@ -102,6 +131,18 @@ class AuditService final : public AuditRecorder {
   Result<int64_t> Record(const Actor& actor, std::string_view operation,
                          std::string_view customer_id, std::string_view result,
                          boost::json::object details = {}) override;
+  Result<store::AuditEntryRow> PrepareEntry(const Actor& actor, std::string_view operation,
+                                            std::string_view customer_id, std::string_view result,
+                                            boost::json::object details) override;
+  Result<int64_t> RecordCommitted(const store::AuditOutboxEntry& entry) override;
+
+  // Recovery at open (R-AUD-6): chains, oldest first, every outbox row of
+  // `store` whose entry audit.db does not hold (a crash between the change's
+  // commit and the entry's), deletes the outbox rows, and forgets chained
+  // tokens older than a day. Vault::Open runs it before any service is
+  // made, so nothing is served before the trail is whole. Returns how many
+  // entries it chained.
+  Result<int64_t> RecoverAuditOutbox(store::Store& store);
 
   Result<AuditEntryPage> Search(const Actor& actor, const AuditSearch& search);
   // At most kAuditExportRowsMax rows (search.limit lowers it); recorded as

@@ -1,5 +1,6 @@
 #include "service/business_service.h"
 
+#include <boost/json/serialize.hpp>
 #include <charconv>
 
 #include "audit/entry.h"
@@ -358,7 +359,17 @@ Result<TransactionView> BusinessService::AddTransaction(const Actor& actor,
   record.reference = input.reference;
   record.created_by = actor.ChannelName();
   record.created_at_us = now_us;
-  Result<int64_t> id = business_.InsertTransaction(record);
+  // The row and its entry commit together (R-AUD-6); the entry names the
+  // id the insert gives the row.
+  ASSIGN_OR_RETURN(store::AuditOutboxEntry entry,
+                   ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id,
+                               audit::result::kOk, {{"kind", kTransaction}, {"record_id", ""}}));
+  entry.details_for_id = [](int64_t id) {
+    boost::json::object details{{"kind", kTransaction}};
+    details["record_id"] = TransactionIdText(id);
+    return std::string(boost::json::serialize(details));
+  };
+  Result<int64_t> id = business_.InsertTransaction(record, &entry);
   if (!id.ok()) {
     if (id.status().code() == ErrorCode::kNotFound) {  // deleted since it was checked
       RETURN_IF_ERROR(Audit(actor, audit::op::kBusinessAdd, customer_id, audit::result::kFailed,
@@ -368,8 +379,7 @@ Result<TransactionView> BusinessService::AddTransaction(const Actor& actor,
   }
   record.id = *id;
   TransactionView view = TransactionToView(record);
-  RETURN_IF_ERROR(Audit(actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
-                        {{"kind", kTransaction}, {"record_id", view.id}}));
+  RETURN_IF_ERROR(RecordWithChange(audit_, store_, entry));
   RecordsChanged(customer_id);
   return view;
 }
@@ -413,11 +423,16 @@ Result<ComplaintView> BusinessService::AddComplaint(const Actor& actor,
   record.created_at_us = now_us;
   if (closed_at) record.closed_by = record.created_by;
   Status inserted = Status::Ok();
+  store::AuditOutboxEntry entry;  // written with the complaint (R-AUD-6)
   for (int attempt = 0; attempt < kBusinessIdAttemptsMax; ++attempt) {
     ASSIGN_OR_RETURN(record.id, NewRecordId(kComplaintIdPrefix));
     ASSIGN_OR_RETURN(record.summary_sealed,
                      SealSummary(customer, key, ComplaintBinding(record.id), input.summary));
-    inserted = business_.InsertComplaint(record);
+    ASSIGN_OR_RETURN(
+        entry,
+        ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
+                    {{"kind", kComplaint}, {"record_id", record.id}, {"status", record.status}}));
+    inserted = business_.InsertComplaint(record, &entry);
     if (inserted.code() != ErrorCode::kConflict) break;  // only an id collision is retried
   }
   if (inserted.code() == ErrorCode::kConflict) {
@@ -426,9 +441,7 @@ Result<ComplaintView> BusinessService::AddComplaint(const Actor& actor,
   RETURN_IF_ERROR(inserted);
   std::optional<crypto::SecretBytes> view_key(std::move(key));
   ASSIGN_OR_RETURN(ComplaintView view, ComplaintToView(actor, customer, view_key, record));
-  RETURN_IF_ERROR(
-      Audit(actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
-            {{"kind", kComplaint}, {"record_id", record.id}, {"status", record.status}}));
+  RETURN_IF_ERROR(RecordWithChange(audit_, store_, entry));
   RecordsChanged(customer_id);
   return view;
 }
@@ -456,15 +469,19 @@ Result<ComplaintView> BusinessService::CloseComplaint(const Actor& actor,
     return Invalid({{"closed_at", "before_opened_at"}}, "close request");
   }
   const std::string closed_by = actor.ChannelName();
-  RETURN_IF_ERROR(business_.CloseComplaint(customer_id, complaint_id, *closed_at, closed_by));
+  ASSIGN_OR_RETURN(
+      store::AuditOutboxEntry entry,
+      ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
+                  {{"kind", kComplaint}, {"record_id", complaint_id}, {"action", "close"}}));
+  RETURN_IF_ERROR(
+      business_.CloseComplaint(customer_id, complaint_id, *closed_at, closed_by, &entry));
   store::ComplaintRecord record = std::move(*current);
   record.status = "closed";
   record.closed_at_us = closed_at;
   record.closed_by = closed_by;
   std::optional<crypto::SecretBytes> key;
   ASSIGN_OR_RETURN(ComplaintView view, ComplaintToView(actor, customer, key, record));
-  RETURN_IF_ERROR(Audit(actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
-                        {{"kind", kComplaint}, {"record_id", record.id}, {"action", "close"}}));
+  RETURN_IF_ERROR(RecordWithChange(audit_, store_, entry));
   RecordsChanged(customer_id);
   return view;
 }
@@ -499,11 +516,15 @@ Result<CooperationView> BusinessService::AddCooperation(const Actor& actor,
   record.created_by = actor.ChannelName();
   record.created_at_us = now_us;
   Status inserted = Status::Ok();
+  store::AuditOutboxEntry entry;  // written with the record (R-AUD-6)
   for (int attempt = 0; attempt < kBusinessIdAttemptsMax; ++attempt) {
     ASSIGN_OR_RETURN(record.id, NewRecordId(kCooperationIdPrefix));
     ASSIGN_OR_RETURN(record.summary_sealed,
                      SealSummary(customer, key, CooperationBinding(record.id), input.summary));
-    inserted = business_.InsertCooperation(record);
+    ASSIGN_OR_RETURN(
+        entry, ChangeEntry(audit_, actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
+                           {{"kind", kCooperation}, {"record_id", record.id}}));
+    inserted = business_.InsertCooperation(record, &entry);
     if (inserted.code() != ErrorCode::kConflict) break;
   }
   if (inserted.code() == ErrorCode::kConflict) {
@@ -512,8 +533,7 @@ Result<CooperationView> BusinessService::AddCooperation(const Actor& actor,
   RETURN_IF_ERROR(inserted);
   std::optional<crypto::SecretBytes> view_key(std::move(key));
   ASSIGN_OR_RETURN(CooperationView view, CooperationToView(actor, customer, view_key, record));
-  RETURN_IF_ERROR(Audit(actor, audit::op::kBusinessAdd, customer_id, audit::result::kOk,
-                        {{"kind", kCooperation}, {"record_id", record.id}}));
+  RETURN_IF_ERROR(RecordWithChange(audit_, store_, entry));
   RecordsChanged(customer_id);
   return view;
 }

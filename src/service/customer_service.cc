@@ -152,13 +152,21 @@ Result<CustomerView> CustomerService::Create(const Actor& actor,
       WipeValues(values);
       return record.status();
     }
-    last = store_.InsertCustomer(*record);
+    boost::json::array fields;
+    for (const auto& [key, stored] : record->fields) fields.push_back(boost::json::string(key));
+    // The row and its entry commit together (R-AUD-6); an id collision
+    // writes neither.
+    Result<store::AuditOutboxEntry> entry =
+        ChangeEntry(audit_, actor, audit::op::kCustomerCreate, id, audit::result::kOk,
+                    {{"fields", std::move(fields)}});
+    if (!entry.ok()) {
+      WipeValues(values);
+      return entry.status();
+    }
+    last = store_.InsertCustomer(*record, &*entry);
     if (last.ok()) {
       WipeValues(values);
-      boost::json::array fields;
-      for (const auto& [key, stored] : record->fields) fields.push_back(boost::json::string(key));
-      RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerCreate, id, audit::result::kOk,
-                            {{"fields", std::move(fields)}}));
+      RETURN_IF_ERROR(RecordWithChange(audit_, store_, *entry));
       return ToView(actor, *record);
     }
     if (last.code() != ErrorCode::kConflict) break;  // only an id collision is retried
@@ -498,8 +506,12 @@ Result<CustomerView> CustomerService::ApplyUpdate(const Actor& actor, const std:
   std::set<std::string> changed_keys;
   for (const auto& [key, value] : changes) changed_keys.insert(key);
   ASSIGN_OR_RETURN(const CustomerView before, ToView(actor, current, &changed_keys));
-  RETURN_IF_ERROR(store_.UpdateCustomer(update));
-  ASSIGN_OR_RETURN(store::CustomerRecord updated, store_.GetCustomer(id));
+  // The record as the update leaves it, for the entry's "after" values:
+  // the entry is written with the update, so it is made before it.
+  store::CustomerRecord updated = current;
+  updated.updated_at_us = update.updated_at_us;
+  for (const std::string& field_key : update.removed_fields) updated.fields.erase(field_key);
+  for (const auto& [field_key, sealed] : update.set_fields) updated.fields[field_key] = sealed;
   ASSIGN_OR_RETURN(CustomerView after, ToView(actor, updated));
   boost::json::object changed;
   for (const auto& [key, value] : changes) {
@@ -512,18 +524,30 @@ Result<CustomerView> CustomerService::ApplyUpdate(const Actor& actor, const std:
         a == after.fields.end() ? boost::json::value(nullptr) : boost::json::value(a->second);
     changed[key] = std::move(change);
   }
-  RETURN_IF_ERROR(
-      Audit(actor, operation, id, audit::result::kOk, {{"changed", std::move(changed)}}));
+  ASSIGN_OR_RETURN(store::AuditOutboxEntry entry,
+                   ChangeEntry(audit_, actor, operation, id, audit::result::kOk,
+                               {{"changed", std::move(changed)}}));
+  RETURN_IF_ERROR(store_.UpdateCustomer(update, &entry));
+  RETURN_IF_ERROR(RecordWithChange(audit_, store_, entry));
   return after;
 }
 
 Status CustomerService::Delete(const Actor& actor, const std::string& id) {
   RETURN_IF_ERROR(accounts_.Authorize(actor, policy::Operation::kCustomerDelete, id));
-  const Status deleted = store_.DeleteCustomer(id);
-  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerDelete, id,
-                        deleted.ok() ? audit::result::kOk : audit::result::kFailed,
-                        // Deleted, but a shred ledger copy is behind (not acknowledged): issue 10.2.
-                        {{"crypto_shredded", deleted.ok() || store::IsShredLedgerBehind(deleted)}}));
+  ASSIGN_OR_RETURN(store::AuditOutboxEntry entry,
+                   ChangeEntry(audit_, actor, audit::op::kCustomerDelete, id, audit::result::kOk,
+                               {{"crypto_shredded", true}}));
+  const Status deleted = store_.DeleteCustomer(id, &entry);
+  // Deleted, but a shred ledger copy is behind (issue 10.2): the delete
+  // committed with its entry, and is still not acknowledged.
+  if (deleted.ok() || store::IsShredLedgerBehind(deleted)) {
+    RETURN_IF_ERROR(RecordWithChange(audit_, store_, entry));
+    return deleted;
+  }
+  // Nothing changed (and no entry was written with it): the failure is
+  // recorded on its own.
+  RETURN_IF_ERROR(Audit(actor, audit::op::kCustomerDelete, id, audit::result::kFailed,
+                        {{"crypto_shredded", false}}));
   return deleted;
 }
 
@@ -687,21 +711,32 @@ Status CustomerService::SealBatch(const Actor& actor, ImportBatch& batch, int th
 }
 
 Status CustomerService::WriteBatch(const Actor& actor, ImportBatch& batch) {
-  Status s = store_.InsertCustomers(batch.records);
+  // Each batch commits with its own customer.import entry (R-AUD-6), so a
+  // crash mid-import leaves no imported customer without an entry; the
+  // summary entry of the whole import follows at its end.
+  auto batch_entry = [&](size_t count) {
+    return ChangeEntry(audit_, actor, audit::op::kCustomerImport, "", audit::result::kOk,
+                       {{"batch_count", count}});
+  };
+  ASSIGN_OR_RETURN(store::AuditOutboxEntry entry, batch_entry(batch.records.size()));
+  Status s = store_.InsertCustomers(batch.records, &entry);
+  if (s.ok()) return RecordWithChange(audit_, store_, entry);
   if (s.code() != ErrorCode::kConflict) return s;
   // An id taken since it was checked (a create running beside the import):
   // write one by one, redrawing the ids that collide.
   for (size_t i = 0; i < batch.records.size(); ++i) {
-    Status one = store_.InsertCustomer(batch.records[i]);
+    ASSIGN_OR_RETURN(store::AuditOutboxEntry one_entry, batch_entry(1));
+    Status one = store_.InsertCustomer(batch.records[i], &one_entry);
     for (int attempt = 1; one.code() == ErrorCode::kConflict; ++attempt) {
       if (attempt >= kCustomerIdAttemptsMax) {
         return Unavailable("no free customer id during import; today's id space is nearly full");
       }
       ASSIGN_OR_RETURN(const std::string id, NewCustomerId());
       ASSIGN_OR_RETURN(batch.records[i], SealNewRecord(actor, id, batch.values[i]));
-      one = store_.InsertCustomer(batch.records[i]);
+      one = store_.InsertCustomer(batch.records[i], &one_entry);
     }
     RETURN_IF_ERROR(one);
+    RETURN_IF_ERROR(RecordWithChange(audit_, store_, one_entry));
   }
   return Status::Ok();
 }

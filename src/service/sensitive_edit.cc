@@ -166,18 +166,22 @@ Result<ApplyOutcome> SensitiveEditHandler::Apply(const Actor& approver,
     return Conflict("stale: changed since the request: " + fields);
   }
   update.updated_at_us = env_->NowMicros();
-  const Status stored = store_.UpdateCustomer(update);
-  if (stored.code() == ErrorCode::kNotFound) return NotFound("customer_deleted");
-  RETURN_IF_ERROR(stored);
+  // Setting the same envelopes again is harmless, so a retry after a crash
+  // applies the same change.
   boost::json::array fields;
   for (const auto& [key, value] : update.set_fields) fields.push_back(boost::json::string(key));
   for (const std::string& key : update.removed_fields) fields.push_back(boost::json::string(key));
-  Result<int64_t> seq = audit_.Record(approver, audit::op::kCustomerUpdate, update.id,
-                                      audit::result::kOk,
-                                      {{"fields", std::move(fields)},
-                                       {"approval_id", approval.id},
-                                       {"requested_by", approval.requested_by}});
-  if (!seq.ok()) return Unavailable("the audit log could not record the change; try again");
+  // The change and its entry commit together (R-AUD-6).
+  ASSIGN_OR_RETURN(
+      store::AuditOutboxEntry entry,
+      ChangeEntry(audit_, approver, audit::op::kCustomerUpdate, update.id, audit::result::kOk,
+                  {{"fields", std::move(fields)},
+                   {"approval_id", approval.id},
+                   {"requested_by", approval.requested_by}}));
+  const Status stored = store_.UpdateCustomer(update, &entry);
+  if (stored.code() == ErrorCode::kNotFound) return NotFound("customer_deleted");
+  RETURN_IF_ERROR(stored);
+  RETURN_IF_ERROR(RecordWithChange(audit_, store_, entry));
   if (applied_hook_) applied_hook_(update.id);
   return ApplyOutcome{};
 }

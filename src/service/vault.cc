@@ -316,6 +316,9 @@ Result<std::unique_ptr<Vault>> Vault::Open(Env* env, const std::string& data_dir
   RETURN_IF_ERROR(LoadDomainKeys(env, *vault->keyring_, *vault->store_));
   ASSIGN_OR_RETURN(vault->identity_store_, store::OpenSqliteIdentityStore(*vault->store_));
   ASSIGN_OR_RETURN(vault->audit_, AuditService::Open(env, config, vault->keyring_.get()));
+  // R-AUD-6: entries a crash left in the audit outbox (their changes
+  // committed, they not yet chained) are chained before anything is served.
+  RETURN_IF_ERROR(vault->audit_->RecoverAuditOutbox(*vault->store_).status());
   vault->audit_sink_ = std::make_unique<AuditEventSink>(*vault->audit_);
   ASSIGN_OR_RETURN(vault->accounts_,
                    AccountService::Create(env, config, *vault->keyring_, *vault->store_,

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 
+#include "audit/verify.h"
 #include "service/test_vault.h"
 
 namespace custvault::service {
@@ -26,6 +27,103 @@ TEST(VaultTest, InitCreatesPrivateFilesAndThreeSeparateAdminAccounts) {  // R-AC
     EXPECT_NE(credentials.find(password), std::string::npos) << user;
   }
   EXPECT_NE(dir.initial_passwords().at("admin"), dir.initial_passwords().at("security"));
+}
+
+// Issue 10.3 (R-AUD-6): a change whose entry was written with it but never
+// chained into audit.db (the process died between the two commits,
+// simulated by stopping the audit writer first) gets its entry at the next
+// open, before anything is served, once.
+int64_t EntriesFor(Vault& vault, const std::string& customer_id, const std::string& operation) {
+  store::AuditQuery query;
+  query.customer_id = customer_id;
+  query.operation = operation;
+  query.limit = 100;
+  Result<std::vector<store::AuditEntryRow>> rows = vault.audit().log().store().Search(query);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  int64_t ok = 0;
+  for (const store::AuditEntryRow& row : rows.value()) ok += row.result == "ok" ? 1 : 0;
+  return ok;
+}
+
+TEST(VaultTest, R_AUD_6_ChangesCommittedBeforeTheAuditWriterStoppedGetTheirEntriesAtOpen) {
+  TestDataDir dir(FastAuthEnvironment());
+  std::string kept, updated, deleted, created;
+  {
+    Result<std::unique_ptr<Vault>> vault =
+        Vault::Open(Env::Default(), dir.path(), FastAuthEnvironment());
+    ASSERT_TRUE(vault.ok()) << vault.status().ToString();
+    TestStaff staff((*vault)->accounts(), dir);
+    Result<Actor> manager = staff.ActorFor(Role::kInfoManager);
+    ASSERT_TRUE(manager.ok()) << manager.status().ToString();
+    CustomerService& customers = (*vault)->customers();
+    for (std::string* id : {&kept, &updated, &deleted}) {
+      Result<CustomerView> made = customers.Create(*manager, {{"name", "张三"}});
+      ASSERT_TRUE(made.ok()) << made.status().ToString();
+      *id = made->id;
+    }
+    // The audit writer stops: every change below commits, its entry does not.
+    ASSERT_TRUE((*vault)->audit().log().Close().ok());
+    Result<CustomerView> create = customers.Create(*manager, {{"name", "李四"}});
+    EXPECT_EQ(create.status().code(), ErrorCode::kUnavailable);
+    Result<CustomerView> update =
+        customers.Update(*manager, updated, {{"phone", std::optional<std::string>("13900001111")}});
+    EXPECT_EQ(update.status().code(), ErrorCode::kUnavailable);
+    EXPECT_EQ(customers.Delete(*manager, deleted).code(), ErrorCode::kUnavailable);
+    NewTransaction transaction;
+    transaction.amount_fen = 1234;
+    transaction.occurred_at = "2026-01-02T03:04:05Z";
+    transaction.channel = "app";
+    EXPECT_EQ((*vault)->business().AddTransaction(*manager, kept, transaction).status().code(),
+              ErrorCode::kUnavailable);
+    Result<std::vector<store::AuditOutboxEntry>> outbox = (*vault)->store().AuditOutbox(0, 100);
+    ASSERT_TRUE(outbox.ok());
+    ASSERT_EQ(outbox->size(), 4u);  // the four changes, in commit order
+    created = (*outbox)[0].row.customer_id;
+    EXPECT_TRUE((*vault)->store().GetCustomer(created).ok());
+    EXPECT_EQ((*vault)->store().GetCustomer(deleted).status().code(), ErrorCode::kNotFound);
+  }
+  for (int open = 0; open < 2; ++open) {  // the second open chains nothing again
+    Result<std::unique_ptr<Vault>> vault =
+        Vault::Open(Env::Default(), dir.path(), FastAuthEnvironment());
+    ASSERT_TRUE(vault.ok()) << vault.status().ToString();
+    EXPECT_EQ(EntriesFor(**vault, created, "customer.create"), 1);
+    EXPECT_EQ(EntriesFor(**vault, updated, "customer.update"), 1);
+    EXPECT_EQ(EntriesFor(**vault, deleted, "customer.delete"), 1);
+    EXPECT_EQ(EntriesFor(**vault, kept, "business.add"), 1);
+    EXPECT_EQ(EntriesFor(**vault, kept, "customer.create"), 1);
+    EXPECT_TRUE((*vault)->store().AuditOutbox(0, 100)->empty());
+    Result<audit::VerifyReport> report =
+        audit::VerifyChain((*vault)->audit().log().store(), (*vault)->keyring());
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_TRUE(report->intact());
+  }
+}
+
+// Issue 10.3: an entry chained in audit.db whose outbox row the crash left
+// behind is not chained a second time at open.
+TEST(VaultTest, R_AUD_6_AnOutboxRowWhoseEntryIsChainedIsOnlyDeletedAtOpen) {
+  TestDataDir dir(FastAuthEnvironment());
+  std::string id;
+  {
+    Result<std::unique_ptr<Vault>> vault =
+        Vault::Open(Env::Default(), dir.path(), FastAuthEnvironment());
+    ASSERT_TRUE(vault.ok()) << vault.status().ToString();
+    TestStaff staff((*vault)->accounts(), dir);
+    Result<Actor> manager = staff.ActorFor(Role::kInfoManager);
+    ASSERT_TRUE(manager.ok());
+    Result<CustomerView> made = (*vault)->customers().Create(*manager, {{"name", "王五"}});
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    id = made->id;
+    // Chained, but no later write ran to delete its outbox row.
+    Result<std::vector<store::AuditOutboxEntry>> outbox = (*vault)->store().AuditOutbox(0, 100);
+    ASSERT_TRUE(outbox.ok());
+    ASSERT_EQ(outbox->size(), 1u);
+  }
+  Result<std::unique_ptr<Vault>> vault =
+      Vault::Open(Env::Default(), dir.path(), FastAuthEnvironment());
+  ASSERT_TRUE(vault.ok()) << vault.status().ToString();
+  EXPECT_EQ(EntriesFor(**vault, id, "customer.create"), 1);
+  EXPECT_TRUE((*vault)->store().AuditOutbox(0, 100)->empty());
 }
 
 TEST(VaultTest, InitTwiceIsRefused) {

@@ -44,6 +44,30 @@ struct AuditEntryRow {
   std::string details;    // JSON object text
   std::string prev_hash;  // 32 bytes
   std::string hash;       // 32 bytes
+  // Not part of the entry (neither stored in audit_entries nor hashed):
+  // the token of the audit outbox row this entry was first written as, in
+  // the data database, in the same transaction as its change. AppendBatch
+  // records the token as chained in the same commit as the entry, so the
+  // recovery at open never chains it twice. "" for an entry appended
+  // directly.
+  std::string outbox_token;
+};
+
+// An audit entry written into the data database (its audit outbox) in the
+// SAME transaction as the change it records, so the change and its entry
+// are durable together or not at all (R-AUD-6, docs/formats/audit-chain.md
+// "A change and its entry"). The audit log then chains it into audit.db;
+// one a crash left unchained is chained at the next open.
+struct AuditOutboxEntry {
+  AuditEntryRow row;  // as audit::PrepareRow made it: no seq, time or hashes
+  // For a record whose id the insert assigns: called inside the write's
+  // transaction with that id, returns the details text stored instead of
+  // row.details (the caller keeps it within kAuditDetailsBytesMax).
+  std::function<std::string(int64_t record_id)> details_for_id;
+  // Set by the store when the row is written:
+  int64_t id = 0;      // the outbox row (ascending in commit order)
+  std::string token;   // 16 random bytes naming the entry in audit.db
+  int64_t written_at_us = 0;
 };
 
 // The same entry as views into the store's buffers, for streaming reads
@@ -158,6 +182,16 @@ class AuditStore {
   virtual Result<int64_t> Purge(int64_t last_seq, const AuditCheckpointRow& purge_checkpoint) = 0;
 
   virtual Result<std::vector<LoginIpRow>> LoginIps(int limit) = 0;
+
+  // ---- the audit outbox's chained set (docs/formats/audit-chain.md) ----
+  // Which of `tokens` AppendBatch has recorded as chained (at most
+  // kAuditOutboxTokensQueryMax per call).
+  static constexpr size_t kAuditOutboxTokensQueryMax = 1000;
+  virtual Result<std::vector<std::string>> ChainedOutboxTokens(
+      const std::vector<std::string>& tokens) = 0;
+  // Forgets chained tokens recorded before `before_us` (their outbox rows
+  // are gone); returns how many.
+  virtual Result<int64_t> PruneChainedOutboxTokens(int64_t before_us) = 0;
 
   virtual Result<int64_t> InsertAlert(const AlertRow& alert) = 0;
   // Alerts with id > after_id, oldest first.

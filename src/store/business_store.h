@@ -102,7 +102,11 @@ class BusinessStore {
   // ---- transactions ----
   // Returns the new transaction's id. kNotFound if the customer does not
   // exist; kConflict if the (channel, reference) pair exists.
-  virtual Result<int64_t> InsertTransaction(const TransactionRecord& record) = 0;
+  // `audit`, when given, goes to the audit outbox in the same transaction
+  // (store/store.h, R-AUD-6); its details_for_id gets the new id. The same
+  // for InsertComplaint, CloseComplaint and InsertCooperation.
+  virtual Result<int64_t> InsertTransaction(const TransactionRecord& record,
+                                            AuditOutboxEntry* audit = nullptr) = 0;
   // Many at once in one transaction (imports, benchmarks); all or nothing.
   // At most kTransactionBatchMax rows (kTooLarge). Every row is checked
   // before anything is written; an error names the row by its position
@@ -114,7 +118,8 @@ class BusinessStore {
                                                    int limit) = 0;
 
   // ---- complaints ----
-  virtual Status InsertComplaint(const ComplaintRecord& record) = 0;
+  virtual Status InsertComplaint(const ComplaintRecord& record,
+                                 AuditOutboxEntry* audit = nullptr) = 0;
   // kNotFound unless the complaint exists and belongs to the customer.
   virtual Result<ComplaintRecord> GetComplaint(const std::string& customer_id,
                                                const std::string& complaint_id) = 0;
@@ -122,13 +127,15 @@ class BusinessStore {
   // kConflict if it is closed already; kInvalidArgument if closed_at_us is
   // before its opened_at.
   virtual Status CloseComplaint(const std::string& customer_id, const std::string& complaint_id,
-                                int64_t closed_at_us, const std::string& closed_by) = 0;
+                                int64_t closed_at_us, const std::string& closed_by,
+                                AuditOutboxEntry* audit = nullptr) = 0;
   virtual Result<ComplaintPage> ListComplaints(const std::string& customer_id,
                                                const std::optional<std::string>& cursor,
                                                int limit) = 0;
 
   // ---- cooperation records ----
-  virtual Status InsertCooperation(const CooperationRecord& record) = 0;
+  virtual Status InsertCooperation(const CooperationRecord& record,
+                                   AuditOutboxEntry* audit = nullptr) = 0;
   virtual Result<CooperationPage> ListCooperation(const std::string& customer_id,
                                                   const std::optional<std::string>& cursor,
                                                   int limit) = 0;

@@ -16,6 +16,7 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "store/audit_store.h"
 #include "store/shred_ledger.h"
 
 namespace custvault::store {
@@ -85,14 +86,19 @@ class Store {
   // (InsertCustomer, UpdateCustomer and DeleteCustomer may share one commit
   // with other callers' single-row writes; each still succeeds or fails on
   // its own and returns only once durable.)
-  virtual Status InsertCustomer(const CustomerRecord& record) = 0;
+  // `audit`, when given, is written to the audit outbox in the same
+  // transaction (its id and token set); an id collision or any failure
+  // writes neither (R-AUD-6). The same holds for InsertCustomers (one entry
+  // for the whole batch), UpdateCustomer and DeleteCustomer.
+  virtual Status InsertCustomer(const CustomerRecord& record, AuditOutboxEntry* audit = nullptr) = 0;
   // Many at once in one transaction (bulk import); all or nothing. At most
   // 50,000 records per call (kTooLarge); an error names the failing record
   // by its position in `records` ("record 17: ...").
   // Both: kInvalidArgument for a record over a limit (id 1..128 bytes,
   // field keys 1..128 bytes, values <= 4 MiB, <= 1024 fields, digests
   // 1..64 bytes, <= 64 tags), checked before anything is written.
-  virtual Status InsertCustomers(const std::vector<CustomerRecord>& records) = 0;
+  virtual Status InsertCustomers(const std::vector<CustomerRecord>& records,
+                                 AuditOutboxEntry* audit = nullptr) = 0;
   // Which of `ids` exist now, in the order given, each once: a bulk import
   // redraws only those before InsertCustomers (a write may still race in
   // between; InsertCustomers stays all or nothing and says kConflict).
@@ -114,16 +120,27 @@ class Store {
   // One write transaction. A set or removed field loses its old blind
   // index; set_blind_indexes supplies the new ones. kNotFound if absent;
   // kInvalidArgument if a field or tag is both set and removed.
-  virtual Status UpdateCustomer(const CustomerUpdate& update) = 0;
+  virtual Status UpdateCustomer(const CustomerUpdate& update, AuditOutboxEntry* audit = nullptr) = 0;
   // Crypto-shredding: removes the wrapped key, every field, index and tag,
   // in one transaction; kNotFound if absent. The same transaction records
   // the id and time in the shred ledger (R-CRY-5: a restore of an older
   // backup shreds the customer again), which is also appended to the
   // ledger file when SqliteOptions::shred_ledger_path is set, and to every
   // copy in shred_ledger_copies: when a file cannot be written the delete
-  // has committed but answers kUnavailable (IsShredLedgerBehind).
-  virtual Status DeleteCustomer(const std::string& id) = 0;
+  // has committed but answers kUnavailable (IsShredLedgerBehind). `audit`,
+  // when given, is written to the audit outbox in the same transaction.
+  virtual Status DeleteCustomer(const std::string& id, AuditOutboxEntry* audit = nullptr) = 0;
   virtual Result<int64_t> CountCustomers() = 0;
+
+  // ---- audit outbox (R-AUD-6, docs/formats/audit-chain.md) ----
+  // Outbox rows with id > after_id, oldest first, at most `limit` (1..1000).
+  virtual Result<std::vector<AuditOutboxEntry>> AuditOutbox(int64_t after_id, int limit) = 0;
+  // Deletes every outbox row with id <= through_id (all chained).
+  virtual Status DeleteAuditOutboxThrough(int64_t through_id) = 0;
+  // The entry of outbox row `id` is chained: a later write transaction
+  // deletes the row (no extra commit per write); rows a crash leaves go at
+  // the next open's recovery.
+  virtual void AuditOutboxChained(int64_t id) = 0;
 };
 
 struct SqliteOptions {

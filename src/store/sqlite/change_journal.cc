@@ -99,7 +99,7 @@ void BindPatchsetValue(sqlite3_stmt* stmt, int index, const PatchsetValue& value
 bool JournalExcludedTable(std::string_view table) {
   return table == kChangeJournalTable || table == "sessions" || table == kBackupStateTable ||
          table == "schema_version" || table == "self_service_challenges" ||
-         table == "search_budgets" || table.starts_with("sqlite_");
+         table == "search_budgets" || table == "audit_outbox" || table.starts_with("sqlite_");
 }
 
 SessionJournal::~SessionJournal() { Abandon(); }

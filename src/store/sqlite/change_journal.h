@@ -69,6 +69,8 @@ inline constexpr char kBackupStateTable[] = "backup_state";
 //   search_budgets      per-account search counters, changed by every search
 //                       (they would fill the journal); a restored vault
 //                       starts with fresh budgets and no search locks
+//   audit_outbox        audit entries on their way to audit.db (R-AUD-6),
+//                       deleted once chained; audit.db carries the entries
 //   sqlite_*            SQLite's own (sqlite_sequence, sqlite_stat1)
 bool JournalExcludedTable(std::string_view table);
 

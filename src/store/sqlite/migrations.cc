@@ -351,8 +351,29 @@ CREATE TABLE search_budgets (
 CREATE INDEX search_budgets_locked ON search_budgets(locked_at_us) WHERE locked_at_us <> 0;
 )sql";
 
-constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3, kMigration4,
-                                       kMigration5, kMigration6, kMigration7, kMigration8};
+// Migration 9: the audit outbox (R-AUD-6, docs/formats/audit-chain.md "A
+// change and its entry"). Each audited change writes its entry here in its
+// own transaction; the audit log chains it into audit.db and records the
+// token there; rows are deleted once chained. Not journaled (the change
+// journal excludes it) and emptied by a restore.
+constexpr const char* kMigration9 = R"sql(
+CREATE TABLE audit_outbox (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  token         BLOB    NOT NULL UNIQUE,
+  written_at_us INTEGER NOT NULL,
+  actor_id      TEXT    NOT NULL,
+  actor_role    TEXT    NOT NULL,
+  source_ip     TEXT    NOT NULL,
+  operation     TEXT    NOT NULL,
+  customer_id   TEXT    NOT NULL,
+  result        TEXT    NOT NULL,
+  details       TEXT    NOT NULL
+);
+)sql";
+
+constexpr const char* kMigrations[] = {kMigration1, kMigration2, kMigration3,
+                                       kMigration4, kMigration5, kMigration6,
+                                       kMigration7, kMigration8, kMigration9};
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 
 constexpr char kCreateVersionTable[] =

@@ -11,12 +11,14 @@
 namespace custvault::store::sqlite {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kReadersMax = 16;
 constexpr int kReaderWaitMs = 5000;
 constexpr int kLoginIpsLimitMax = 1'000'000;
 
-// Version 1. Entries are keyed by seq (the rowid). The secondary indexes
+// Version 2 (version 1 plus audit_outbox_chained; every statement is
+// IF NOT EXISTS, so a version 1 file is brought up by running it again).
+// Entries are keyed by seq (the rowid). The secondary indexes
 // carry seq so a filtered search walks one index in seq order. time_us is
 // non-decreasing in seq (the writer guarantees it), which lets a time range
 // become a seq range. See docs/formats/audit-chain.md.
@@ -88,7 +90,12 @@ CREATE TRIGGER IF NOT EXISTS audit_checkpoints_kept BEFORE DELETE ON audit_check
 BEGIN
   SELECT RAISE(ABORT, 'audit checkpoints are never deleted');
 END;
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS audit_outbox_chained (
+  token BLOB NOT NULL PRIMARY KEY,
+  chained_at_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_outbox_chained_by_time ON audit_outbox_chained(chained_at_us);
+PRAGMA user_version = 2;
 )sql";
 
 static_assert(kAuditRetentionDaysMin == 1096, "the trigger in kSchema spells out 1096 days");
@@ -164,6 +171,10 @@ constexpr char kSearchAll[] = CV_ENTRY_SELECT "WHERE " CV_SEARCH_FILTERS;
 
 #undef CV_SEARCH_FILTERS
 
+constexpr char kInsertOutboxChained[] =
+    "INSERT OR IGNORE INTO audit_outbox_chained (token, chained_at_us) VALUES (?1, ?2)";
+constexpr char kSelectOutboxChained[] = "SELECT 1 FROM audit_outbox_chained WHERE token = ?1";
+constexpr char kPruneOutboxChained[] = "DELETE FROM audit_outbox_chained WHERE chained_at_us < ?1";
 constexpr char kInsertLoginIp[] =
     "INSERT OR IGNORE INTO login_ips (actor_id, source_ip) VALUES (?1, ?2)";
 Status ValidateQuery(const AuditQuery& query) {
@@ -214,7 +225,17 @@ Status SqliteAuditStore::AppendBatch(std::span<const AuditEntryRow> entries,
   Connection& writer = *writer_;
   Transaction transaction(writer);
   RETURN_IF_ERROR(transaction.Begin(Transaction::Kind::kWrite));
-  for (const AuditEntryRow& entry : entries) RETURN_IF_ERROR(InsertAuditEntry(writer, entry));
+  for (const AuditEntryRow& entry : entries) {
+    RETURN_IF_ERROR(InsertAuditEntry(writer, entry));
+    if (entry.outbox_token.empty()) continue;
+    // Chained in the same commit as the entry: the recovery at open never
+    // chains this outbox row again (docs/formats/audit-chain.md).
+    ASSIGN_OR_RETURN(auto chained,
+                     writer.Prepare(kInsertOutboxChained, "mark outbox entry chained"));
+    chained->BindBlob(1, entry.outbox_token);
+    chained->BindInt64(2, entry.time_us);
+    RETURN_IF_ERROR(chained->Run());
+  }
   for (const AuditCheckpointRow& checkpoint : checkpoints) {
     RETURN_IF_ERROR(InsertAuditCheckpoint(writer, checkpoint));
   }
@@ -257,6 +278,31 @@ Result<std::vector<AuditCheckpointRow>> ReadCheckpoints(Connection& reader) {
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> SqliteAuditStore::ChainedOutboxTokens(
+    const std::vector<std::string>& tokens) {
+  if (tokens.size() > kAuditOutboxTokensQueryMax) {
+    return TooLarge("at most " + std::to_string(kAuditOutboxTokensQueryMax) +
+                    " outbox tokens per query");
+  }
+  ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());
+  std::vector<std::string> chained;
+  for (const std::string& token : tokens) {
+    ASSIGN_OR_RETURN(auto select, reader->Prepare(kSelectOutboxChained, "read outbox chained"));
+    select->BindBlob(1, token);
+    ASSIGN_OR_RETURN(const bool has_row, select->Step());
+    if (has_row) chained.push_back(token);
+  }
+  return chained;
+}
+
+Result<int64_t> SqliteAuditStore::PruneChainedOutboxTokens(int64_t before_us) {
+  std::lock_guard lock(writer_mutex_);
+  ASSIGN_OR_RETURN(auto prune, writer_->Prepare(kPruneOutboxChained, "prune outbox chained"));
+  prune->BindInt64(1, before_us);
+  RETURN_IF_ERROR(prune->Run());
+  return writer_->Changes();
+}
 
 Result<std::optional<AuditHeadRow>> SqliteAuditStore::Head() {
   ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());

@@ -51,6 +51,9 @@ class SqliteAuditStore final : public AuditStore {
   Result<std::optional<int64_t>> LastSeqBefore(int64_t before_us) override;
   Result<int64_t> Purge(int64_t last_seq, const AuditCheckpointRow& purge_checkpoint) override;
   Result<std::vector<LoginIpRow>> LoginIps(int limit) override;
+  Result<std::vector<std::string>> ChainedOutboxTokens(
+      const std::vector<std::string>& tokens) override;
+  Result<int64_t> PruneChainedOutboxTokens(int64_t before_us) override;
   Result<int64_t> InsertAlert(const AlertRow& alert) override;
   Result<std::vector<AlertRow>> Alerts(bool unacknowledged_only, int64_t after_id,
                                        int limit) override;

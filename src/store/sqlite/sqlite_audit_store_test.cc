@@ -106,6 +106,24 @@ TEST_F(SqliteAuditStoreTest, AFailedBatchStoresNothingOfIt) {
   EXPECT_EQ((*store_->Head().value()).seq, 1);
 }
 
+// Issue 10.3 (R-AUD-6): an outbox entry's token is recorded as chained in
+// the batch's own commit, and only then.
+TEST_F(SqliteAuditStoreTest, R_AUD_6_OutboxTokensAreMarkedChainedWithTheirBatch) {
+  AuditEntryRow first = Entry(1, 100, "alice");
+  first.outbox_token = std::string(16, 'a');
+  Append({first, Entry(2, 200, "bob")});
+  EXPECT_EQ(store_->ChainedOutboxTokens({std::string(16, 'a'), std::string(16, 'b')}).value(),
+            std::vector<std::string>{std::string(16, 'a')});
+  // A failed batch marks nothing.
+  AuditEntryRow again = Entry(1, 300, "eve");
+  again.outbox_token = std::string(16, 'b');
+  std::vector<AuditEntryRow> rows = {again};
+  EXPECT_FALSE(store_->AppendBatch(rows, {}, {}, HeadOf(again)).ok());
+  EXPECT_TRUE(store_->ChainedOutboxTokens({std::string(16, 'b')})->empty());
+  EXPECT_EQ(store_->PruneChainedOutboxTokens(101).value(), 1);
+  EXPECT_TRUE(store_->ChainedOutboxTokens({std::string(16, 'a')})->empty());
+}
+
 // A batch continues the stored head or is refused whole: a checkpoint-only
 // batch (no entries, so no seq key to hit) made on a stale head must not put
 // the head back (a second process on the file had appended meanwhile).

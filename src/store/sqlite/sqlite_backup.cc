@@ -100,6 +100,19 @@ constexpr char kSelectShredded[] =
     "SELECT customer_id, deleted_at_us FROM shredded_customers ORDER BY customer_id, deleted_at_us";
 constexpr char kClearSourceState[] =
     "DELETE FROM change_journal; DELETE FROM sessions; DELETE FROM backup_state;";
+constexpr char kHasAuditOutbox[] =
+    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_outbox'";
+
+// The audit outbox (schema 7 on) holds entries on their way to the source's
+// audit.db, which carries them (R-AUD-6); a copy starts with none, or its
+// first open would chain them into the restored trail a second time.
+Status ClearAuditOutbox(Connection& connection) {
+  ASSIGN_OR_RETURN(auto exists, connection.Prepare(kHasAuditOutbox, "look for the audit outbox"));
+  ASSIGN_OR_RETURN(const bool has_table, exists->Step());
+  exists.reset();
+  if (!has_table) return Status::Ok();
+  return connection.Exec("DELETE FROM audit_outbox", "clear the audit outbox");
+}
 
 }  // namespace
 
@@ -135,6 +148,7 @@ Result<DatabaseSnapshotInfo> SnapshotCustomerDatabase(const std::string& source,
     }
   }
   RETURN_IF_ERROR(copy->Exec(kClearSourceState, "clear source state in the snapshot"));
+  RETURN_IF_ERROR(ClearAuditOutbox(*copy));
   copy.reset();
   ASSIGN_OR_RETURN(info.bytes, FileSize(dest));
   return info;
@@ -488,6 +502,7 @@ Result<int64_t> RestoredDatabase::Shred(const std::vector<ShredEntry>& entries) 
 Status RestoredDatabase::ClearSourceState() {
   RETURN_IF_ERROR(connection_->Exec("BEGIN IMMEDIATE", "begin clear"));
   RETURN_IF_ERROR(connection_->Exec(kClearSourceState, "clear source state"));
+  RETURN_IF_ERROR(ClearAuditOutbox(*connection_));
   RETURN_IF_ERROR(connection_->Exec("COMMIT", "commit clear"));
   const int rc = sqlite3_wal_checkpoint_v2(connection_->handle(), nullptr,
                                            SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);

@@ -181,7 +181,7 @@ class RestoredDatabase {
   // the entries to shredded_customers. Returns how many were shredded.
   Result<int64_t> Shred(const std::vector<ShredEntry>& entries);
   // Empties what belongs to the source vault only: the journal, login
-  // sessions, backup cursors. Then checkpoints the WAL into the file.
+  // sessions, backup cursors, the audit outbox. Then checkpoints the WAL into the file.
   Status ClearSourceState();
   Result<int64_t> CountCustomers();
   Result<std::vector<ShredEntry>> ShreddedCustomers();

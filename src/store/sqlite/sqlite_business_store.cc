@@ -319,13 +319,14 @@ Status RunInsertTransaction(Connection& writer, const TransactionRecord& r) {
 
 }  // namespace
 
-Result<int64_t> SqliteBusinessStore::InsertTransaction(const TransactionRecord& record) {
+Result<int64_t> SqliteBusinessStore::InsertTransaction(const TransactionRecord& record,
+                                                       AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(ValidateTransaction(record));
   int64_t id = 0;
   RETURN_IF_ERROR(Write([&](Connection& writer) -> Status {
     RETURN_IF_ERROR(RunInsertTransaction(writer, record));
     id = sqlite3_last_insert_rowid(writer.handle());
-    return Status::Ok();
+    return base_.WriteAuditOutbox(writer, audit, id);
   }));
   return id;
 }
@@ -375,7 +376,7 @@ Result<TransactionPage> SqliteBusinessStore::ListTransactions(
       });
 }
 
-Status SqliteBusinessStore::InsertComplaint(const ComplaintRecord& r) {
+Status SqliteBusinessStore::InsertComplaint(const ComplaintRecord& r, AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(ValidateComplaint(r));
   return Write([&](Connection& writer) -> Status {
     ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertComplaint, "insert complaint"));
@@ -389,7 +390,7 @@ Status SqliteBusinessStore::InsertComplaint(const ComplaintRecord& r) {
     insert->BindInt64(8, r.created_at_us);
     insert->BindText(9, r.closed_by);
     const Status status = insert->Run();
-    if (status.ok()) return status;
+    if (status.ok()) return base_.WriteAuditOutbox(writer, audit);
     return InsertError(writer, status, "a complaint with this id exists");
   });
 }
@@ -409,7 +410,7 @@ Result<ComplaintRecord> SqliteBusinessStore::GetComplaint(const std::string& cus
 
 Status SqliteBusinessStore::CloseComplaint(const std::string& customer_id,
                                            const std::string& complaint_id, int64_t closed_at_us,
-                                           const std::string& closed_by) {
+                                           const std::string& closed_by, AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(CheckCustomerId(customer_id));
   RETURN_IF_ERROR(CheckText("complaint id", complaint_id, kBusinessRecordIdBytesMax));
   RETURN_IF_ERROR(CheckText("closed_by", closed_by, kBusinessActorBytesMax));
@@ -435,7 +436,7 @@ Status SqliteBusinessStore::CloseComplaint(const std::string& customer_id,
     update->BindText(4, closed_by);
     RETURN_IF_ERROR(update->Run());
     if (writer.Changes() != 1) return Internal("close complaint: the row did not change");
-    return Status::Ok();
+    return base_.WriteAuditOutbox(writer, audit);
   });
 }
 
@@ -448,7 +449,7 @@ Result<ComplaintPage> SqliteBusinessStore::ListComplaints(const std::string& cus
       [](const ComplaintRecord& r) { return std::make_pair(r.opened_at_us, r.id); });
 }
 
-Status SqliteBusinessStore::InsertCooperation(const CooperationRecord& r) {
+Status SqliteBusinessStore::InsertCooperation(const CooperationRecord& r, AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(ValidateCooperation(r));
   return Write([&](Connection& writer) -> Status {
     ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertCooperation, "insert cooperation record"));
@@ -461,7 +462,7 @@ Status SqliteBusinessStore::InsertCooperation(const CooperationRecord& r) {
     insert->BindText(7, r.created_by);
     insert->BindInt64(8, r.created_at_us);
     const Status status = insert->Run();
-    if (status.ok()) return status;
+    if (status.ok()) return base_.WriteAuditOutbox(writer, audit);
     return InsertError(writer, status, "a cooperation record with this id exists");
   });
 }

@@ -22,22 +22,25 @@ class SqliteBusinessStore final : public BusinessStore {
   // `base` must outlive this object.
   explicit SqliteBusinessStore(SqliteStore& base) : base_(base) {}
 
-  Result<int64_t> InsertTransaction(const TransactionRecord& record) override;
+  Result<int64_t> InsertTransaction(const TransactionRecord& record,
+                                    AuditOutboxEntry* audit = nullptr) override;
   Status InsertTransactions(const std::vector<TransactionRecord>& records) override;
   Result<TransactionPage> ListTransactions(const std::string& customer_id,
                                            const std::optional<std::string>& cursor,
                                            int limit) override;
 
-  Status InsertComplaint(const ComplaintRecord& record) override;
+  Status InsertComplaint(const ComplaintRecord& record, AuditOutboxEntry* audit = nullptr) override;
   Result<ComplaintRecord> GetComplaint(const std::string& customer_id,
                                        const std::string& complaint_id) override;
   Status CloseComplaint(const std::string& customer_id, const std::string& complaint_id,
-                        int64_t closed_at_us, const std::string& closed_by) override;
+                        int64_t closed_at_us, const std::string& closed_by,
+                        AuditOutboxEntry* audit = nullptr) override;
   Result<ComplaintPage> ListComplaints(const std::string& customer_id,
                                        const std::optional<std::string>& cursor,
                                        int limit) override;
 
-  Status InsertCooperation(const CooperationRecord& record) override;
+  Status InsertCooperation(const CooperationRecord& record,
+                           AuditOutboxEntry* audit = nullptr) override;
   Result<CooperationPage> ListCooperation(const std::string& customer_id,
                                           const std::optional<std::string>& cursor,
                                           int limit) override;

@@ -57,6 +57,17 @@ constexpr char kUpsertTag[] =
     "ON CONFLICT (customer_id, dimension) DO UPDATE SET value = excluded.value";
 constexpr char kDeleteTag[] = "DELETE FROM customer_tags WHERE customer_id = ?1 AND dimension = ?2";
 
+constexpr char kInsertAuditOutbox[] =
+    "INSERT INTO audit_outbox (token, written_at_us, actor_id, actor_role, source_ip, operation, "
+    "customer_id, result, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+constexpr char kDeleteAuditOutboxRow[] = "DELETE FROM audit_outbox WHERE id = ?1";
+constexpr char kDeleteAuditOutboxThrough[] = "DELETE FROM audit_outbox WHERE id <= ?1";
+constexpr char kSelectAuditOutbox[] =
+    "SELECT id, token, written_at_us, actor_id, actor_role, source_ip, operation, customer_id, "
+    "result, details FROM audit_outbox WHERE id > ?1 ORDER BY id LIMIT ?2";
+constexpr int kAuditOutboxPageMax = 1000;
+constexpr size_t kAuditOutboxTokenBytes = 16;
+
 constexpr char kSelectCustomer[] = "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id = ?1";
 constexpr char kSelectCustomerKey[] =
     "SELECT kek_version, wrapped FROM customer_keys WHERE customer_id = ?1";
@@ -660,9 +671,9 @@ Result<std::optional<std::string>> SqliteStore::GetSetting(const std::string& na
   return std::optional<std::string>(select->ColumnBytes(0));
 }
 
-Status SqliteStore::InsertCustomer(const CustomerRecord& record) {
+Status SqliteStore::InsertCustomer(const CustomerRecord& record, AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(ValidateRecord(record));
-  PendingWrite write{.write = &record};
+  PendingWrite write{.write = &record, .audit = audit};
   return SubmitSingleRowWrite(write);
 }
 
@@ -713,11 +724,17 @@ void SqliteStore::CommitGroup(const std::vector<PendingWrite*>& batch) {
     Status status = RunInSavepoint(
         *writer_,
         [&]() -> Status {
-          if (const auto* record = std::get_if<const CustomerRecord*>(&pending.write))
-            return InsertRecord(*writer_, **record);
-          if (const auto* update = std::get_if<const CustomerUpdate*>(&pending.write))
-            return ApplyUpdate(*writer_, **update);
-          return ApplyDelete(*writer_, *std::get<const std::string*>(pending.write), now_us);
+          Status written;
+          if (const auto* record = std::get_if<const CustomerRecord*>(&pending.write)) {
+            written = InsertRecord(*writer_, **record);
+          } else if (const auto* update = std::get_if<const CustomerUpdate*>(&pending.write)) {
+            written = ApplyUpdate(*writer_, **update);
+          } else {
+            written = ApplyDelete(*writer_, *std::get<const std::string*>(pending.write), now_us);
+          }
+          // The change and its audit entry share the savepoint: both or neither.
+          if (!written.ok()) return written;
+          return WriteAuditOutbox(*writer_, pending.audit);
         },
         &transaction_lost);
     if (transaction_lost) {
@@ -771,7 +788,8 @@ void SqliteStore::CommitGroup(const std::vector<PendingWrite*>& batch) {
   }
 }
 
-Status SqliteStore::InsertCustomers(const std::vector<CustomerRecord>& records) {
+Status SqliteStore::InsertCustomers(const std::vector<CustomerRecord>& records,
+                                    AuditOutboxEntry* audit) {
   if (records.size() > kBatchRecordsMax)
     return TooLarge("batch over " + std::to_string(kBatchRecordsMax) + " records");
   for (size_t i = 0; i < records.size(); ++i) {
@@ -795,6 +813,7 @@ Status SqliteStore::InsertCustomers(const std::vector<CustomerRecord>& records) 
     if (!status.ok())
       return Status(status.code(), "record " + std::to_string(i) + ": " + status.message());
   }
+  RETURN_IF_ERROR(WriteAuditOutbox(*writer_, audit));
   return transaction.Commit();
 }
 
@@ -897,16 +916,93 @@ Result<CustomerPage> SqliteStore::FindByBlindIndex(const std::string& field_key,
   return page;
 }
 
-Status SqliteStore::UpdateCustomer(const CustomerUpdate& update) {
+Status SqliteStore::UpdateCustomer(const CustomerUpdate& update, AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(ValidateUpdate(update));
-  PendingWrite write{.write = &update};
+  PendingWrite write{.write = &update, .audit = audit};
   return SubmitSingleRowWrite(write);
 }
 
-Status SqliteStore::DeleteCustomer(const std::string& id) {
+Status SqliteStore::DeleteCustomer(const std::string& id, AuditOutboxEntry* audit) {
   RETURN_IF_ERROR(ValidateId(id));
-  PendingWrite write{.write = &id};
+  PendingWrite write{.write = &id, .audit = audit};
   return SubmitSingleRowWrite(write);
+}
+
+Status SqliteStore::WriteAuditOutbox(Connection& writer, AuditOutboxEntry* audit,
+                                     int64_t record_id) {
+  if (audit == nullptr) return Status::Ok();
+  std::vector<int64_t> chained;
+  {
+    std::lock_guard lock(chained_mutex_);
+    chained.swap(chained_outbox_);
+  }
+  // Rows whose entries are chained go with this write (no commit of their
+  // own). Should this transaction roll back, they stay until the recovery
+  // at the next open finds them chained and deletes them.
+  for (const int64_t id : chained) {
+    ASSIGN_OR_RETURN(auto remove, writer.Prepare(kDeleteAuditOutboxRow, "prune audit outbox"));
+    remove->BindInt64(1, id);
+    RETURN_IF_ERROR(remove->Run());
+  }
+  if (audit->details_for_id) audit->row.details = audit->details_for_id(record_id);
+  uint8_t token[kAuditOutboxTokenBytes];
+  RETURN_IF_ERROR(env_->RandomBytes(token));
+  audit->token.assign(reinterpret_cast<const char*>(token), sizeof token);
+  audit->written_at_us = env_->NowMicros();
+  const AuditEntryRow& row = audit->row;
+  ASSIGN_OR_RETURN(auto insert, writer.Prepare(kInsertAuditOutbox, "write audit outbox"));
+  insert->BindBlob(1, audit->token);
+  insert->BindInt64(2, audit->written_at_us);
+  insert->BindText(3, row.actor_id);
+  insert->BindText(4, row.actor_role);
+  insert->BindText(5, row.source_ip);
+  insert->BindText(6, row.operation);
+  insert->BindText(7, row.customer_id);
+  insert->BindText(8, row.result);
+  insert->BindText(9, row.details);
+  RETURN_IF_ERROR(insert->Run());
+  audit->id = sqlite3_last_insert_rowid(writer.handle());
+  return Status::Ok();
+}
+
+Result<std::vector<AuditOutboxEntry>> SqliteStore::AuditOutbox(int64_t after_id, int limit) {
+  if (limit < 1 || limit > kAuditOutboxPageMax) {
+    return InvalidArgument("audit outbox limit must be 1.." + std::to_string(kAuditOutboxPageMax));
+  }
+  ASSIGN_OR_RETURN(PooledConnection reader, readers_->Acquire());
+  ASSIGN_OR_RETURN(auto select, reader->Prepare(kSelectAuditOutbox, "read audit outbox"));
+  select->BindInt64(1, after_id);
+  select->BindInt64(2, limit);
+  std::vector<AuditOutboxEntry> rows;
+  while (true) {
+    ASSIGN_OR_RETURN(const bool has_row, select->Step());
+    if (!has_row) break;
+    AuditOutboxEntry entry;
+    entry.id = select->ColumnInt64(0);
+    entry.token = select->ColumnBytes(1);
+    entry.written_at_us = select->ColumnInt64(2);
+    entry.row.actor_id = select->ColumnBytes(3);
+    entry.row.actor_role = select->ColumnBytes(4);
+    entry.row.source_ip = select->ColumnBytes(5);
+    entry.row.operation = select->ColumnBytes(6);
+    entry.row.customer_id = select->ColumnBytes(7);
+    entry.row.result = select->ColumnBytes(8);
+    entry.row.details = select->ColumnBytes(9);
+    rows.push_back(std::move(entry));
+  }
+  return rows;
+}
+
+Status SqliteStore::DeleteAuditOutboxThrough(int64_t through_id) {
+  ASSIGN_OR_RETURN(auto lock, LockWriter());
+  ASSIGN_OR_RETURN(auto remove, writer_->Prepare(kDeleteAuditOutboxThrough, "prune audit outbox"));
+  remove->BindInt64(1, through_id);
+  return remove->Run();
+}
+
+void SqliteStore::AuditOutboxChained(int64_t id) {
+  std::lock_guard lock(chained_mutex_);
+  chained_outbox_.push_back(id);
 }
 
 Result<int64_t> SqliteStore::CountCustomers() {

@@ -52,8 +52,9 @@ class SqliteStore final : public Store {
   Status PutSetting(const std::string& name, const std::string& value) override;
   Result<std::optional<std::string>> GetSetting(const std::string& name) override;
 
-  Status InsertCustomer(const CustomerRecord& record) override;
-  Status InsertCustomers(const std::vector<CustomerRecord>& records) override;
+  Status InsertCustomer(const CustomerRecord& record, AuditOutboxEntry* audit = nullptr) override;
+  Status InsertCustomers(const std::vector<CustomerRecord>& records,
+                         AuditOutboxEntry* audit = nullptr) override;
   Result<std::vector<std::string>> ExistingCustomerIds(
       const std::vector<std::string>& ids) override;
   Result<CustomerRecord> GetCustomer(const std::string& id) override;
@@ -62,9 +63,19 @@ class SqliteStore final : public Store {
   Result<CustomerPage> FindByBlindIndex(const std::string& field_key, const std::string& digest,
                                         const std::optional<std::string>& cursor,
                                         int limit) override;
-  Status UpdateCustomer(const CustomerUpdate& update) override;
-  Status DeleteCustomer(const std::string& id) override;
+  Status UpdateCustomer(const CustomerUpdate& update, AuditOutboxEntry* audit = nullptr) override;
+  Status DeleteCustomer(const std::string& id, AuditOutboxEntry* audit = nullptr) override;
   Result<int64_t> CountCustomers() override;
+
+  Result<std::vector<AuditOutboxEntry>> AuditOutbox(int64_t after_id, int limit) override;
+  Status DeleteAuditOutboxThrough(int64_t through_id) override;
+  void AuditOutboxChained(int64_t id) override;
+
+  // Writes `audit` (if not null) to the audit outbox on `writer`, inside
+  // the caller's open write transaction, after first deleting the rows
+  // AuditOutboxChained named. `record_id` goes to audit->details_for_id.
+  // Only by the holder of the writer (this store's writes, WithWriter).
+  Status WriteAuditOutbox(Connection& writer, AuditOutboxEntry* audit, int64_t record_id = 0);
 
   // Copies the WAL into the database file and truncates the WAL to zero
   // bytes. kUnavailable if readers kept it from finishing within the busy
@@ -128,6 +139,7 @@ class SqliteStore final : public Store {
   // caller's stack until `done`.
   struct PendingWrite {
     std::variant<const CustomerRecord*, const CustomerUpdate*, const std::string*> write;
+    AuditOutboxEntry* audit = nullptr;  // written in the same savepoint
     Status status;
     bool done = false;  // guarded by group_mutex_
   };
@@ -150,6 +162,9 @@ class SqliteStore final : public Store {
   std::condition_variable group_done_;
   std::deque<PendingWrite*> group_queue_;  // guarded by group_mutex_
   bool group_leader_active_ = false;       // guarded by group_mutex_
+
+  std::mutex chained_mutex_;
+  std::vector<int64_t> chained_outbox_;  // guarded by chained_mutex_
 };
 
 }  // namespace custvault::store::sqlite

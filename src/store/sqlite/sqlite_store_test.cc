@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "store/fields_blob.h"
+#include "store/sqlite/change_journal.h"
 #include "store/sqlite/migrations.h"
 
 namespace custvault::store::sqlite {
@@ -191,6 +192,52 @@ TEST_F(SqliteStoreTest, DuplicateIdIsConflictAndWritesNothing) {
       store.ListCustomers(std::make_pair("value_tier", "high"), std::nullopt, 10);
   ASSERT_TRUE(high.ok());
   EXPECT_TRUE(high->items.empty());
+}
+
+// Issue 10.3 (R-AUD-6): a write's audit entry lands in the outbox in the
+// same transaction as the write, or not at all; chained rows go with the
+// next write.
+TEST_F(SqliteStoreTest, R_AUD_6_AWriteAndItsOutboxEntryLandTogetherOrNotAtAll) {
+  SqliteStore& store = OpenStore();
+  auto entry_for = [](const std::string& operation, const std::string& id) {
+    AuditOutboxEntry entry;
+    entry.row.actor_id = "alice";
+    entry.row.actor_role = "info_manager";
+    entry.row.operation = operation;
+    entry.row.customer_id = id;
+    entry.row.result = "ok";
+    entry.row.details = "{}";
+    return entry;
+  };
+  AuditOutboxEntry created = entry_for("customer.create", IdOf(1));
+  ASSERT_TRUE(store.InsertCustomer(MakeCustomer(IdOf(1)), &created).ok());
+  EXPECT_GT(created.id, 0);
+  EXPECT_EQ(created.token.size(), 16u);
+  // An id collision writes neither the row nor its entry.
+  AuditOutboxEntry clash = entry_for("customer.create", IdOf(1));
+  EXPECT_EQ(store.InsertCustomer(MakeCustomer(IdOf(1)), &clash).code(), ErrorCode::kConflict);
+  // A delete of a missing customer neither.
+  AuditOutboxEntry missing = entry_for("customer.delete", IdOf(9));
+  EXPECT_EQ(store.DeleteCustomer(IdOf(9), &missing).code(), ErrorCode::kNotFound);
+  Result<std::vector<AuditOutboxEntry>> outbox = store.AuditOutbox(0, 10);
+  ASSERT_TRUE(outbox.ok());
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_EQ((*outbox)[0].id, created.id);
+  EXPECT_EQ((*outbox)[0].token, created.token);
+  EXPECT_EQ((*outbox)[0].row.customer_id, IdOf(1));
+  // Once chained, the next write takes the row away with it.
+  store.AuditOutboxChained(created.id);
+  AuditOutboxEntry deleted = entry_for("customer.delete", IdOf(1));
+  ASSERT_TRUE(store.DeleteCustomer(IdOf(1), &deleted).ok());
+  outbox = store.AuditOutbox(0, 10);
+  ASSERT_TRUE(outbox.ok());
+  ASSERT_EQ(outbox->size(), 1u);
+  EXPECT_EQ((*outbox)[0].id, deleted.id);
+  EXPECT_GT(deleted.id, created.id);
+  ASSERT_TRUE(store.DeleteAuditOutboxThrough(deleted.id).ok());
+  EXPECT_TRUE(store.AuditOutbox(0, 10)->empty());
+  // Not journaled: the entries reach backups through audit.db.
+  EXPECT_TRUE(JournalExcludedTable("audit_outbox"));
 }
 
 // R-PIPL-4 / R-CAT-4: one bad row in a batch and nothing of the batch lands.
