@@ -5,7 +5,6 @@
 #include "audit/entry.h"
 #include "common/encoding.h"
 #include "store/shred_ledger.h"
-#include "store/sqlite/sqlite_audit_store.h"
 #include "common/log.h"
 #include "service/sensitive_edit.h"
 
@@ -84,7 +83,7 @@ Result<DataDirectoryState> InspectDataDirectory(
   state.master_key = config.crypto.master_key_file;
   state.has_master_key = env->FileExists(config.DataPath(config.crypto.master_key_file));
   for (const std::string& name :
-       {config.storage.sqlite_file, std::string(store::sqlite::kAuditDatabaseFileName)}) {
+       {config.storage.sqlite_file, std::string(store::kAuditDatabaseFileName)}) {
     if (env->FileExists(config.DataPath(name))) state.vault_files.push_back(name);
   }
   return state;

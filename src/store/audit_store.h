@@ -21,6 +21,9 @@
 
 namespace custvault::store {
 
+// The audit log's own file in the data directory (whichever store keeps it).
+inline constexpr char kAuditDatabaseFileName[] = "audit.db";
+
 // Longest value of each text column the audit log accepts (bytes).
 inline constexpr size_t kAuditActorIdBytesMax = 128;
 inline constexpr size_t kAuditRoleBytesMax = 32;

@@ -23,7 +23,7 @@ namespace custvault::store::sqlite {
 // The youngest an entry may be for the database to let it be deleted:
 // three years and a day (R-AUD-3). Built into the trigger.
 inline constexpr int kAuditRetentionDaysMin = 1096;
-inline constexpr char kAuditDatabaseFileName[] = "audit.db";
+using store::kAuditDatabaseFileName;
 
 struct SqliteAuditOptions {
   std::string path;
